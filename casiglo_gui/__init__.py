@@ -1,0 +1,3 @@
+"""CASIGLO Inspector: find strong gravitational lenses in survey spectra."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,50 @@
+"""``casiglo`` command line: the app (no arguments, or ``open``), ``scan`` and ``labels``.
+
+Each subcommand lives in its own module and is imported only when used, so ``casiglo scan`` never
+loads Qt and ``casiglo`` never loads TensorFlow.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module, help). Each module provides ``add_arguments(parser)`` and ``run(args) -> int``.
+SUBCOMMANDS = {
+    "open": ("casiglo_gui.app", "open spectra, folders or a scan table in the inspector"),
+    "scan": ("casiglo_gui.scan_cli", "score many spectra into a ranked candidate table"),
+    "labels": ("casiglo_gui.labels_cli", "import/export experts' labels and target lists"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="casiglo", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        argv = ["open"]  # no arguments: open the bundled sample set
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run = getattr(args, "_run", None)
+    if run is None:
+        parser.print_help()
+        return 2
+    return int(run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""What a detector (physics, CNN, combined) says about one spectrum.
+
+The scan table, the app's markers and the label store all read this one type.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .lines import N_LINES
+
+
+@dataclass
+class Detection:
+    """A detector's verdict on one spectrum.
+
+    Attributes
+    ----------
+    z_bg : float
+        Best background redshift (float64); NaN when nothing was found.
+    z_bg_err : float
+        1-sigma uncertainty of ``z_bg``; NaN when not refined.
+    score : float
+        Lens score in [0, 1]; higher = more lens-like.
+    n_lines : int
+        Number of lines above the detection threshold at ``z_bg``.
+    line_probability : float array (12,)
+        Probability that each line (contract order) is present.
+    line_snr : float array (12,)
+        Measured SNR of each line at ``z_bg`` (NaN where the line falls off the spectrum).
+    detector : str
+        ``physics``, ``cnn`` or ``combined``.
+    model_version : str
+        Version of the model that proposed it ("" for the physics detector).
+    alternatives : list of (z, significance)
+        Next-best redshift peaks.
+    """
+
+    z_bg: float
+    z_bg_err: float
+    score: float
+    n_lines: int
+    line_probability: np.ndarray = field(default_factory=lambda: np.zeros(N_LINES))
+    line_snr: np.ndarray = field(default_factory=lambda: np.full(N_LINES, np.nan))
+    detector: str = "physics"
+    model_version: str = ""
+    alternatives: list[tuple[float, float]] = field(default_factory=list)
+    line_amplitude: np.ndarray | None = None
+    line_sigma_a: float = float("nan")

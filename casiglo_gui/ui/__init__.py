@@ -1,0 +1,1 @@
+"""Qt widgets only: they draw state from the core and forward user actions to it."""

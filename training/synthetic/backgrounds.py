@@ -1,6 +1,6 @@
 """Backgrounds: foreground-subtracted residuals without lens lines, on the model grid.
 
-Three sources behind one interface, ``draw(rng, n, config) -> (residual, ivar, z_fg)``:
+Three sources (and a flat one for checks) behind one interface, ``draw(rng, n, config) -> (residual, ivar, z_fg)``:
 
 - :class:`RealResidualBackground`: real SDSS/BOSS residuals (flux - foreground model) read with the app's
   readers and ``preprocessing.to_model_grid``; their outliers are cleaned as in the CASIGLO paper (rolling
@@ -51,6 +51,28 @@ class BackgroundSource:
 
 def _draw_z_fg(rng: np.random.Generator, n: int, config: SyntheticConfig) -> np.ndarray:
     return rng.uniform(*config.z_fg_range, n).astype(np.float64)
+
+
+# ------------------------------------------------------------------------------------------------ flat
+class FlatBackground(BackgroundSource):
+    """Constant ivar and optionally no noise at all: for checks of line placement and SNR, and figures."""
+
+    kind = "flat"
+
+    def __init__(self, ivar: float = 1.0, noise: bool = False, z_fg: float | None = None):
+        self.ivar_value = float(ivar)
+        self.noise = bool(noise)
+        self.z_fg = z_fg
+
+    def draw(self, rng, n, config=None):
+        config = config or SyntheticConfig()
+        ivar = np.full((n, grid.N_PIXELS), self.ivar_value, dtype=np.float32)
+        if self.noise:
+            residual = rng.standard_normal((n, grid.N_PIXELS), dtype=np.float32) / np.float32(np.sqrt(self.ivar_value))
+        else:
+            residual = np.zeros((n, grid.N_PIXELS), dtype=np.float32)
+        z_fg = np.full(n, self.z_fg) if self.z_fg is not None else _draw_z_fg(rng, n, config)
+        return residual, ivar, z_fg
 
 
 # ----------------------------------------------------------------------------------------- parametric

@@ -34,6 +34,7 @@ REAL_DATA_DIRS = (Path("/work/shared/data/real/sdss_spec"),)
 TESTS_DATA_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "sdss"
 CLIP_WINDOW_A = 200.0
 CLIP_NSIGMA = 3.0
+CLIP_PASSES = 3
 PCA_FORMAT = "casiglo-pca-background-1"
 
 
@@ -153,12 +154,14 @@ class ParametricBackground(BackgroundSource):
 
 # ----------------------------------------------------------------------------------------------- real
 def rolling_sigma_clip(residual: np.ndarray, ivar: np.ndarray, rng: np.random.Generator,
-                       window_a: float = CLIP_WINDOW_A, nsigma: float = CLIP_NSIGMA) -> tuple[np.ndarray, np.ndarray]:
+                       window_a: float = CLIP_WINDOW_A, nsigma: float = CLIP_NSIGMA, passes: int = CLIP_PASSES
+                       ) -> tuple[np.ndarray, np.ndarray]:
     """The paper's outlier cleaning: in a rolling ``window_a`` window, pixels beyond ``nsigma`` sigma are
     replaced by a random value within +-sigma of the window mean.
 
     Applied to the significance residual x sqrt(ivar) rather than the raw flux, so that pixels that are
-    merely noisier (low ivar near sky lines) are not mistaken for features. Works on one spectrum.
+    merely noisier (low ivar near sky lines) are not mistaken for features; repeated ``passes`` times
+    because a strong feature inflates its own window's sigma. Works on one spectrum.
 
     Returns
     -------
@@ -174,16 +177,20 @@ def rolling_sigma_clip(residual: np.ndarray, ivar: np.ndarray, rng: np.random.Ge
     lo = np.clip(idx - half, 0, chi.size)
     hi = np.clip(idx + half + 1, 0, chi.size)
     c0 = np.concatenate([[0], np.cumsum(good)])
-    c1 = np.concatenate([[0], np.cumsum(chi)])
-    c2 = np.concatenate([[0], np.cumsum(chi ** 2)])
     count = np.maximum(c0[hi] - c0[lo], 1)
-    mean = (c1[hi] - c1[lo]) / count
-    std = np.sqrt(np.maximum((c2[hi] - c2[lo]) / count - mean ** 2, 1e-12))
-    replaced = good & (np.abs(chi - mean) > nsigma * std)
-    new_chi = mean + rng.uniform(-1.0, 1.0, chi.size) * std
+    replaced = np.zeros(chi.size, dtype=bool)
+    for _ in range(passes):
+        c1 = np.concatenate([[0], np.cumsum(chi)])
+        c2 = np.concatenate([[0], np.cumsum(chi ** 2)])
+        mean = (c1[hi] - c1[lo]) / count
+        std = np.sqrt(np.maximum((c2[hi] - c2[lo]) / count - mean ** 2, 1e-12))
+        outlier = good & (np.abs(chi - mean) > nsigma * std)
+        if not outlier.any():
+            break
+        chi[outlier] = mean[outlier] + rng.uniform(-1.0, 1.0, int(outlier.sum())) * std[outlier]
+        replaced |= outlier
     out = np.array(residual, dtype=np.float32, copy=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out[replaced] = (new_chi[replaced] / np.sqrt(ivar[replaced])).astype(np.float32)
+    out[replaced] = (chi[replaced] / np.sqrt(ivar[replaced])).astype(np.float32)
     return out, replaced
 
 

@@ -123,13 +123,14 @@ def _draw_backgrounds(rng, n, config, sources):
 
 # ------------------------------------------------------------------------------------------- lines
 def line_stamps(rows, z, intrinsic_sigma_a, lsf_px):
-    """Stamps of all 12 lines for each row at redshift ``z`` (one per row). Returns pixels, profiles
-    shaped (len(rows), 12, W) and the observed centres (len(rows), 12)."""
+    """Stamps of all 12 lines for each row at redshift ``z`` (one per row). Returns pixels and profiles
+    shaped (len(rows), 12, W), and the observed centres and sigmas (len(rows), 12)."""
     centre = L.REST_WAVELENGTHS_A[None, :] * (1.0 + np.asarray(z, dtype=np.float64))[:, None]
     sigma = profiles.total_sigma_a(centre, intrinsic_sigma_a, np.asarray(lsf_px)[:, None])
     pixels, prof = profiles.stamps(centre.ravel(), sigma.ravel())
     m = len(rows)
-    return pixels.reshape(m, L.N_LINES, -1), prof.reshape(m, L.N_LINES, -1), centre, sigma
+    width = pixels.shape[1]
+    return pixels.reshape(m, L.N_LINES, width), prof.reshape(m, L.N_LINES, width), centre, sigma
 
 
 def _visibility(weight, rows, pixels, prof):

@@ -50,6 +50,12 @@ class BackgroundSource:
         raise NotImplementedError
 
 
+def _combine(coefficients: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """coefficients (n, k) x basis (k, N_PIXELS). einsum rather than BLAS: no worker threads competing for
+    the cores, and the same summation order in every process (same seed, same data)."""
+    return np.einsum("nk,kp->np", coefficients, basis)
+
+
 def _draw_z_fg(rng: np.random.Generator, n: int, config: SyntheticConfig) -> np.ndarray:
     return rng.uniform(*config.z_fg_range, n).astype(np.float64)
 
@@ -126,7 +132,7 @@ class ParametricBackground(BackgroundSource):
             rng.normal(0, 0.15, n), rng.normal(0, 0.1, n),
             rng.uniform(1.0, 3.0, n), rng.uniform(1.0, 3.0, n), rng.uniform(0.1, 0.6, n),
         ]).astype(np.float32)
-        log_ivar = coeff @ self._basis
+        log_ivar = _combine(coeff, self._basis)
         # Sky strength a comes from a fixed ladder of values so log(1 + a sky) is tabulated, not recomputed.
         log_ivar -= self._log_sky[rng.integers(0, self._log_sky.shape[0], n)]
         return log_ivar
@@ -376,11 +382,11 @@ class PCABackground(BackgroundSource):
         config = config or SyntheticConfig()
         k = self.chi_components.shape[0]
         c = (rng.standard_normal((n, k)) * self.chi_coeff_std).astype(np.float32)
-        chi = c @ self.chi_components
+        chi = _combine(c, self.chi_components)
         chi += self.chi_mean
         chi += rng.standard_normal((n, grid.N_PIXELS), dtype=np.float32) * self.chi_white_std
         d = (rng.standard_normal((n, k)) * self.logsig_coeff_std).astype(np.float32)
-        logsig = d @ self.logsig_components
+        logsig = _combine(d, self.logsig_components)
         logsig += self.logsig_mean
         logsig += np.float32(np.log(10.0) * 0.5) * rng.uniform(-1, 1, n).astype(np.float32)[:, None]
         sigma = np.exp(logsig)

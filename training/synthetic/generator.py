@@ -160,12 +160,16 @@ def _choose_subsets(rng, visible, config, tie):
     return chosen | ((rank < need[:, None]) & visible)
 
 
-def inject_line_sets(rng, residual, weight, rows, z, lsf_px, config, tie=None, min_lines=None):
+def inject_line_sets(rng, residual, weight, rows, z, lsf_px, config, tie=None, min_lines=None,
+                     intrinsic=None, precomputed=None):
     """Inject random subsets of the 12 lines at redshift ``z[i]`` into ``residual[rows[i]]``.
 
     Each line's flux is set so that its matched-filter SNR, sum(w r g) / sqrt(sum(w g^2)) with the true
     profile g and the weights w = ``weight`` (cleaned ivar), equals its label (drawn from the configured
     distribution; partners of tied pairs follow from the physical ratio instead).
+
+    ``intrinsic`` (len(rows),) fixes the intrinsic widths; ``precomputed`` passes the
+    ``(pixels, profiles, sigma, fraction, norm)`` already computed for these rows, z and widths.
 
     Returns
     -------
@@ -184,10 +188,14 @@ def inject_line_sets(rng, residual, weight, rows, z, lsf_px, config, tie=None, m
     tie = config.tied_ratios if tie is None else tie
     if min_lines is not None:
         config = _with(config, min_lens_lines=min_lines)
-    # Intrinsic width is one draw per spectrum: the lines of one galaxy share its kinematics.
-    intrinsic = draw_intrinsic_sigma(rng, m, config)[:, None]
-    pixels, prof, _, sigma = line_stamps(rows, z, intrinsic, lsf_px)
-    frac, norm = _visibility(weight, rows, pixels, prof)
+    if precomputed is None:
+        # Intrinsic width is one draw per spectrum: the lines of one galaxy share its kinematics.
+        if intrinsic is None:
+            intrinsic = draw_intrinsic_sigma(rng, m, config)
+        pixels, prof, _, sigma = line_stamps(rows, z, np.asarray(intrinsic)[:, None], lsf_px)
+        frac, norm = _visibility(weight, rows, pixels, prof)
+    else:
+        pixels, prof, sigma, frac, norm = precomputed
     visible = (frac >= MIN_VISIBLE_FRACTION) & (norm > 0)
     chosen = _choose_subsets(rng, visible, config, tie)
     label = draw_snr(rng, m * L.N_LINES, config).reshape(m, L.N_LINES)
@@ -271,7 +279,8 @@ def generate_chunk(n: int, seed_sequence: np.random.SeedSequence, config: Synthe
     negatives.add_cosmic_rays(rng, residual, ivar, np.flatnonzero((kind == COSMIC_RAY) | (artifact & ~artifact_sky)))
     negatives.add_foreground_mismatch(rng, residual, ivar, z_fg, np.flatnonzero(kind == FG_MISMATCH))
 
-    bad = ~(ivar > 0) | sky_mask_on_grid()[None, :] | ~np.isfinite(residual)
+    # Backgrounds and features are finite by construction; clean() below re-checks anyway.
+    bad = ~(ivar > 0) | sky_mask_on_grid()[None, :]
     weight = np.where(bad, np.float32(0), ivar)
 
     z_bg = np.full(n, np.nan)
@@ -280,15 +289,19 @@ def generate_chunk(n: int, seed_sequence: np.random.SeedSequence, config: Synthe
     line_sigma = np.zeros((n, L.N_LINES), dtype=np.float32)
     rows = np.flatnonzero(lens)
     z_bg[rows] = draw_z_bg(rng, z_fg[rows], config)
-    # Redraw z_bg where masks or coverage leave too few lines visible (the width hardly matters here).
-    for _ in range(4):
-        pixels, prof, _, _ = line_stamps(rows, z_bg[rows], 0.4, lsf_px[rows])
+    intrinsic = draw_intrinsic_sigma(rng, rows.size, config)
+    # Redraw z_bg where masks or coverage leave too few lines visible.
+    precomputed = None
+    for attempt in range(5):
+        pixels, prof, _, sigma = line_stamps(rows, z_bg[rows], intrinsic[:, None], lsf_px[rows])
         frac, norm = _visibility(weight, rows, pixels, prof)
         few = np.sum((frac >= MIN_VISIBLE_FRACTION) & (norm > 0), axis=1) < config.min_lens_lines
-        if not few.any():
+        if not few.any() or attempt == 4:
+            precomputed = (pixels, prof, sigma, frac, norm)
             break
         z_bg[rows[few]] = draw_z_bg(rng, z_fg[rows[few]], config)
-    line_present[rows], line_snr[rows], line_sigma[rows] = inject_line_sets(rng, residual, weight, rows, z_bg[rows], lsf_px[rows], config)
+    line_present[rows], line_snr[rows], line_sigma[rows] = inject_line_sets(
+        rng, residual, weight, rows, z_bg[rows], lsf_px[rows], config, precomputed=precomputed)
     # A "lens" left with no visible line (e.g. a nearly fully masked spectrum) is honestly an empty one.
     lost = rows[~line_present[rows].any(axis=1)]
     kind[lost] = EMPTY

@@ -57,3 +57,11 @@ def test_stream_batches_differ_and_repeat_by_seed():
 def test_lens_only_config():
     b = generate(50, seed=2, config=SyntheticConfig(proportions={"lens": 1.0}))
     assert np.all(b.kind == LENS)
+
+
+def test_synthetic_package_needs_no_tensorflow():
+    import subprocess
+    import sys
+    code = ("import sys, training.synthetic, training.generate_cli; "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

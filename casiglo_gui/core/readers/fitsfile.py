@@ -79,6 +79,10 @@ class FitsSource:
     def close(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _declared_end(self) -> int | None:  # pragma: no cover - abstract
+        """Byte offset where the last HDU's data ends according to the headers (None if unknown)."""
+        raise NotImplementedError
+
     # -- shared --------------------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.names)
@@ -88,6 +92,25 @@ class FitsSource:
 
     def __exit__(self, *exc):
         self.close()
+
+    def check_complete(self) -> None:
+        """Raise ValueError if an uncompressed file is shorter than its headers declare.
+
+        The FITS libraries read the HDUs a reader asks for and would not notice a file cut inside a later
+        HDU (e.g. the per-exposure tables of a full spec file); a cut file is refused as a whole.
+        """
+        if self.path.lower().endswith(".gz") or self._is_gzip():
+            return
+        import os
+
+        end = self._declared_end()
+        size = os.path.getsize(self.path)
+        if end is not None and size < end:
+            raise ValueError(f"truncated FITS file: {size} bytes, but its headers declare {end}")
+
+    def _is_gzip(self) -> bool:
+        with open(self.path, "rb") as handle:
+            return handle.read(2) == b"\x1f\x8b"
 
     def index(self, name: str) -> int | None:
         """Index of the first HDU called ``name`` (case-insensitive), or None."""
@@ -181,6 +204,13 @@ class _AstropySource(FitsSource):
             raise ValueError(f"HDU {ext} has no data")
         return data
 
+    def _declared_end(self) -> int | None:
+        last = self._hdul[-1]
+        offset, size = getattr(last, "_data_offset", None), getattr(last, "_data_size", None)
+        if offset is None or size is None:
+            return None
+        return int(offset) + int(size)
+
     def close(self) -> None:
         self._hdul.close()
 
@@ -240,6 +270,10 @@ class _FitsioSource(FitsSource):
             raise ValueError(f"HDU {ext} has no data")
         return native(np.array(data))
 
+    def _declared_end(self) -> int | None:
+        end = self._hdus[-1]._info.get("data_end")
+        return None if end is None else int(end)
+
     def close(self) -> None:
         self._fits.close()
 
@@ -254,7 +288,16 @@ def open_fits(path: str, backend: str | None = None) -> FitsSource:
     if backend == "fitsio":
         if fitsio is None:
             raise ValueError("the fitsio back-end was asked for but fitsio is not installed")
-        return _FitsioSource(path)
+        return _checked(_FitsioSource(path))
     if backend == "astropy":
-        return _AstropySource(path)
+        return _checked(_AstropySource(path))
     raise ValueError(f"unknown FITS back-end {backend!r}; choose from {BACKENDS}")
+
+
+def _checked(source: FitsSource) -> FitsSource:
+    try:
+        source.check_complete()
+    except BaseException:
+        source.close()
+        raise
+    return source

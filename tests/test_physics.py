@@ -178,3 +178,10 @@ def test_instrumental_width_bounds_the_fit():
     wdisp = np.full(grid.N_PIXELS, 1.5, np.float32)
     res = refine_redshift(g.residual, g.ivar, 0.3, wdisp=wdisp)
     assert res.success and res.sigma_px >= 0.8 * 1.5 - 1e-9
+
+
+def test_fully_masked_spectrum_gives_empty_detection(detector):
+    zeros = np.zeros(grid.N_PIXELS, np.float32)
+    det = detector.detect(GriddedSpectrum(residual=zeros, ivar=zeros, mask=np.ones(grid.N_PIXELS, bool), z_fg=0.2))
+    assert np.isnan(det.z_bg) and det.score == 0.0 and det.n_lines == 0
+    assert np.all(det.line_probability == 0)

@@ -127,7 +127,7 @@ class PhysicsDetector:
         order = np.concatenate([chosen[:, None], order], axis=1)
         detections = []
         for i in range(n):
-            if not valid[i, 0]:
+            if not valid[i, 0] or s2c[i, 0] <= 0:  # nothing usable (e.g. every pixel masked)
                 detections.append(self._empty())
                 continue
             j = order[i, 0]

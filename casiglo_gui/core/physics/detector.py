@@ -125,23 +125,23 @@ class PhysicsDetector:
         order = np.concatenate([chosen[:, None], by_s2], axis=1)
         order = np.array([[j for j in row if j != row[0]][: N_CANDIDATES - 1] for row in order])
         order = np.concatenate([chosen[:, None], order], axis=1)
+        pick = order[:, 0]
+        r1 = np.arange(n)
+        shift = np.array([(sub[i, pick[i]] + self._parabolic(sr.s2[i], colc[i, pick[i]])) / ls.SUBPIXEL
+                          for i in range(n)])
+        z = ls.redshift_of_shift(shift)
+        sigma_px = np.asarray(ls.TRIAL_SIGMAS_PX)[sig_idx[r1, pick]]
+        fields = self._detection_fields(z, evidence[r1, pick], fl[r1, pick], nl[r1, pick], sigma_px,
+                                        scale[r1, pick])
+        z_alt = ls.redshift_of_shift(sub / ls.SUBPIXEL)
+        sig_alt = np.sqrt(np.maximum(s2c, 0.0))
         detections = []
         for i in range(n):
             if not valid[i, 0] or s2c[i, 0] <= 0:  # nothing usable (e.g. every pixel masked)
                 detections.append(self._empty())
                 continue
-            j = order[i, 0]
-            col = colc[i, j]
-            shift = (sub[i, j] + self._parabolic(sr.s2[i], col)) / ls.SUBPIXEL
-            z = float(ls.redshift_of_shift(shift))
-            sigma_px = ls.TRIAL_SIGMAS_PX[sig_idx[i, j]]
-            detections.append(self._make_detection(z, float(evidence[i, j]), fl[i, j], nl[i, j], sigma_px,
-                                                   float(scale[i, j]),
-                                                   alternatives=[
-                                                       (float(ls.redshift_of_shift(sub[i, k] / ls.SUBPIXEL)),
-                                                        float(np.sqrt(max(s2c[i, k], 0.0))))
-                                                       for k in order[i, 1:] if valid[i, k]
-                                                   ][: self.n_alternatives]))
+            alternatives = [(float(z_alt[i, k]), float(sig_alt[i, k])) for k in order[i, 1:] if valid[i, k]]
+            detections.append(self._detection_from(fields, i, alternatives[: self.n_alternatives]))
         return detections
 
     def _evidence(self, sr: ls.ScanResult, sub: np.ndarray, sig_idx: np.ndarray):
@@ -245,18 +245,31 @@ class PhysicsDetector:
             return 0.0
         return float(np.clip(0.5 * (ym - yp) / den, -0.5, 0.5))
 
-    def _make_detection(self, z, evidence, fl, nl, sigma_px, noise_scale, alternatives) -> Detection:
+    @staticmethod
+    def _detection_fields(z, evidence, fl, nl, sigma_px, noise_scale) -> dict:
+        """Detection fields for m candidates at once: z (m,), evidence (m,), fl/nl (m, 12), sigma_px (m,)."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            snr = np.where(nl > 0, fl / np.sqrt(np.where(nl > 0, nl, 1)) / noise_scale, np.nan).astype(np.float64)
-            amp = np.where(nl > 0, fl / np.where(nl > 0, nl, 1), np.nan).astype(np.float64)
-        centres = 10.0 ** (grid.LOGLAM0 + grid.DLOGLAM * (ls.REST_PIXEL + ls.shift_of_redshift(z)))
-        strongest = int(np.nanargmax(snr)) if np.any(np.isfinite(snr)) else LINE_INDEX["hbeta"]
+            ok = nl > 0
+            root = np.sqrt(np.where(ok, nl, 1.0))
+            snr = np.where(ok, fl / root / noise_scale[:, None], np.nan).astype(np.float64)
+            amp = np.where(ok, fl / np.where(ok, nl, 1.0), np.nan).astype(np.float64)
+        centres = grid.LOGLAM0 + grid.DLOGLAM * (ls.REST_PIXEL[None, :] + ls.shift_of_redshift(z)[:, None])
+        filled = np.where(np.isfinite(snr), snr, -np.inf)
+        strongest = np.argmax(filled, axis=1)
+        sigma_a = 10.0 ** centres[np.arange(len(z)), strongest] * grid.LN10 * grid.DLOGLAM * sigma_px
+        return {
+            "z": np.asarray(z, dtype=np.float64), "score": scoring.lens_score(evidence), "snr": snr,
+            "amp": amp, "prob": scoring.line_probability(snr),
+            "n_lines": np.sum(filled >= scoring.LINE_DETECTION_SNR, axis=1), "sigma_a": sigma_a,
+        }
+
+    @staticmethod
+    def _detection_from(fields: dict, i: int, alternatives) -> Detection:
         return Detection(
-            z_bg=float(z), z_bg_err=float("nan"), score=float(scoring.lens_score(evidence)),
-            n_lines=int(np.sum(np.nan_to_num(snr, nan=-1.0) >= scoring.LINE_DETECTION_SNR)),
-            line_probability=scoring.line_probability(snr), line_snr=snr, detector=DETECTOR_NAME,
-            model_version="", alternatives=list(alternatives), line_amplitude=amp,
-            line_sigma_a=float(centres[strongest] * grid.LN10 * grid.DLOGLAM * sigma_px),
+            z_bg=float(fields["z"][i]), z_bg_err=float("nan"), score=float(fields["score"][i]),
+            n_lines=int(fields["n_lines"][i]), line_probability=fields["prob"][i], line_snr=fields["snr"][i],
+            detector=DETECTOR_NAME, model_version="", alternatives=list(alternatives),
+            line_amplitude=fields["amp"][i], line_sigma_a=float(fields["sigma_a"][i]),
         )
 
     @staticmethod
@@ -277,8 +290,9 @@ class PhysicsDetector:
         else:
             sig_idx = np.ones_like(sub)
         evidence, _, fl, nl, scale = self._evidence(sr, sub, sig_idx)
-        return self._make_detection(z, float(evidence[0, 0]), fl[0, 0], nl[0, 0],
-                                    ls.TRIAL_SIGMAS_PX[sig_idx[0, 0]], float(scale[0, 0]), alternatives=[])
+        fields = self._detection_fields(np.array([z]), evidence[:, 0], fl[:, 0], nl[:, 0],
+                                        np.array([ls.TRIAL_SIGMAS_PX[sig_idx[0, 0]]]), scale[:, 0])
+        return self._detection_from(fields, 0, [])
 
     def _apply_refinement(self, det: Detection, residual, ivar, wdisp) -> None:
         res = refine_redshift(residual, ivar, det.z_bg, wdisp=wdisp)

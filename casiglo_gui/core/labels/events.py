@@ -39,7 +39,9 @@ FLAGS: tuple[str, ...] = (
     "other",                 # explained in the comment
 )
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters (XML, hence VOTable, cannot carry them) and U+E000 (a private-use character the
+# CSV/ECSV reader uses internally for newlines inside quoted values).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ue000]")
 
 
 class LabelValueError(CasigloError, ValueError):

@@ -31,7 +31,8 @@ def test_labels_become_targets_and_unusable_ones_are_explained(tmp_path, spectra
         store.add_event(LabelEvent("0266-51602-0107", "probable", "b", z_bg=0.4502,
                                    lines={"oiii_5008": True, "halpha": False}))
         store.add_event(LabelEvent("0266-51602-0013", "none", "a", flags={"foreground_emission"}))
-        store.add_event(LabelEvent("0269-51581-0003", "none", "a"))          # dead fibre: no valid pixel
+        store.add_event(LabelEvent("0269-51581-0003", "none", "a",           # dead fibre: no valid pixel
+                                   source="/data/spec-0269-51581-0003.fits"))
         store.add_event(LabelEvent("9999-99999-0001", "likely", "a", z_bg=0.5))  # no spectrum
         store.add_event(LabelEvent("spec-x", "possible", "a", source="/elsewhere/spec-0266-51602-0013.fits"))
         dataset, file_errors = build_label_dataset(store.consensus_table(), spectra_dir,
@@ -49,10 +50,12 @@ def test_labels_become_targets_and_unusable_ones_are_explained(tmp_path, spectra
     assert not lens_known[LINE_INDEX["nii_6585"]]  # nobody said: unknown, no weight
     assert dataset.line_known[1].all() and not dataset.lines[1].any()  # 'none': all lines absent
     reasons = dict(dataset.skipped)
-    assert reasons["0269-51581-0003"] == "spectrum unusable: no valid pixel"
+    assert reasons["0269-51581-0003"].startswith("spectrum unusable:")
+    assert "ivar is zero" in reasons["0269-51581-0003"]
     assert reasons["9999-99999-0001"].startswith("no spectrum")
     assert reasons["spec-x"].startswith("not used: grade possible")  # matched by source file name
-    assert {p.split("/")[-1] for p, _ in file_errors} == {"broken.fits", "ppxf_NGC3522_SDSS_DR8.fits"}
+    assert {p.split("/")[-1] for p, _ in file_errors} == {"broken.fits", "ppxf_NGC3522_SDSS_DR8.fits",
+                                                             "spec-0269-51581-0003.fits"}
     assert dataset.summary()["positives"] == 1
 
 

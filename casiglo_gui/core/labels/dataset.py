@@ -174,10 +174,13 @@ def build_label_dataset(consensuses, spectra_dir: str | Path, held_out_fraction:
     """
     by_id, by_name, file_errors = index_spectra(spectra_dir)
     rows, skipped = [], []
+    errors_by_name = {Path(path).name: reason for path, reason in file_errors}
     for c in consensuses:
         spectrum = by_id.get(c.object_id) or (by_name.get(Path(c.source).name) if c.source else None)
         if spectrum is None:
-            skipped.append((c.object_id, "no spectrum: not found under the spectra folder"))
+            error = errors_by_name.get(Path(c.source).name) if c.source else None
+            skipped.append((c.object_id, f"spectrum unusable: {error}" if error
+                            else "no spectrum: not found under the spectra folder"))
             continue
         z_fg = float(spectrum.z_fg) if np.isfinite(spectrum.z_fg) else (c.z_fg if c.z_fg is not None else np.nan)
         targets = _targets(c, z_fg)

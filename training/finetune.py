@@ -37,6 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
+# Before anything can import TensorFlow: silence its start-up noise (STACK.md pitfall 7).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
 DEFAULT_BASE = Path(__file__).resolve().parents[1] / "models" / "casiglo-cnn-v1"
 EVALUATION_FILE = "evaluation.json"
 
@@ -205,8 +209,6 @@ def _fail(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     from casiglo_gui.core.errors import CasigloError
     from casiglo_gui.core.labels.dataset import build_label_dataset, rejected_lines
 
@@ -328,10 +330,14 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)  # a half-written model folder must not look usable
         raise
+    def fmt(value):
+        return "n/a" if value is None else f"{value:.4g}"
+
     for name in test_sets:
         b, a = before[name], after[name]
-        print(f"{name}: n={a['n']} lens accuracy {b.get('lens_accuracy')} -> {a.get('lens_accuracy')}, "
-              f"AUC {b.get('lens_auc')} -> {a.get('lens_auc')}, log-loss {b.get('lens_log_loss')} -> "
-              f"{a.get('lens_log_loss')}", file=sys.stderr)
+        changes = ", ".join(f"{key} {fmt(b.get(key))} -> {fmt(a.get(key))}"
+                            for key in ("lens_accuracy", "lens_auc", "lens_log_loss", "line_accuracy",
+                                        "dz_median"))
+        print(f"{name} (n={a['n']}, old -> new): {changes}", file=sys.stderr)
     print(f"wrote {out} ({onnx_path.name}) in {time.time() - t0:.0f} s", file=sys.stderr)
     return 0

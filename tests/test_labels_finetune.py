@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
+import casiglo_gui.core.labels.export  # noqa: E402,F401  (astropy.io.ascii at collection, see test_labels_store)
 from casiglo_gui.cli import main as casiglo  # noqa: E402
 from casiglo_gui.core import preprocessing  # noqa: E402
 from casiglo_gui.core.inference import OnnxLineModel  # noqa: E402
@@ -74,7 +75,7 @@ def test_grade_export_finetune_and_the_app_loads_the_new_model(tmp_path, base_mo
     base_digest = _digest(base_model / fit.MODEL_FILE)
     code = casiglo_train(["finetune", "--labels", str(export_csv), "--spectra", str(spectra),
                           "--base", str(base_model), "--epochs", "2", "--batch-size", "8",
-                          "--synthetic", "0", "--synthetic-test", "0", "--held-out", "0.25",
+                          "--synthetic", "64", "--synthetic-test", "64", "--held-out", "0.25",
                           "--learning-rate", "1e-2", "--seed", "3"])
     err = capsys.readouterr().err
     assert code == 0, err
@@ -88,7 +89,11 @@ def test_grade_export_finetune_and_the_app_loads_the_new_model(tmp_path, base_mo
     evaluation = json.loads((out / "evaluation.json").read_text())
     held = evaluation["after"]["labels_held_out"]
     assert held["n"] == len(evaluation["held_out_objects"]) > 0
-    assert set(evaluation["before"]) == set(evaluation["after"]) == {"labels_held_out"}
+    assert set(evaluation["before"]) == set(evaluation["after"]) == {"labels_held_out", "synthetic_test"}
+    synthetic_test = evaluation["after"]["synthetic_test"]
+    assert synthetic_test["n"] == 64 and 0 < synthetic_test["n_lenses"] < 64
+    assert card["finetune"]["train_rows"] == 4 * (8 - len(evaluation["held_out_objects"])) + 64
+    assert "synthetic_test (n=64, old -> new)" in err
     history = json.loads((out / "history.json").read_text())
     assert len(history) == 2 and all(np.isfinite(h["loss"]) for h in history)
 

@@ -16,7 +16,8 @@
 4. **Fine-tune** from the base model's Keras weights (``--base``, a folder written by ``casiglo-train
    fit``: ``model.keras`` + ``card.json``) at a small learning rate for a few epochs.
 5. **Evaluate** old and new on the held-out labels and on a synthetic test set of its own seed
-   (``--synthetic-test``): lens accuracy/AUC/log-loss, line accuracy on known lines, |dz| of lenses.
+   (``--synthetic-test``; seeds ``SEED_OFFSET_MIX + seed`` for the mix, ``SEED_OFFSET_TEST + seed``
+   for the test set): lens accuracy/AUC/log-loss, line accuracy on known lines, |dz| of lenses.
 6. **Write** a new folder (never an existing one; by default ``<base>-ft<N>`` next to the base with
    the first free N): ``model.keras``, ``card.json`` (parent model, labels, dataset counts, seed,
    command, metrics), ``history.json``, ``evaluation.json`` and ``<version>.onnx`` with the metadata
@@ -43,6 +44,10 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 DEFAULT_BASE = Path(__file__).resolve().parents[1] / "models" / "casiglo-cnn-v1"
 EVALUATION_FILE = "evaluation.json"
+# Synthetic seeds of a fine-tuning run: offsets keep them apart from each other and from the small
+# seeds `casiglo-train fit` uses for training/validation/test, so the synthetic test set is fresh.
+SEED_OFFSET_MIX = 10_000_000
+SEED_OFFSET_TEST = 20_000_000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,7 +100,7 @@ def label_arrays(dataset, n_shifts: int) -> tuple[dict, dict]:
     return inputs, targets
 
 
-def synthetic_arrays(n: int, seed, data_config: dict, n_shifts: int) -> tuple[dict, dict, np.ndarray]:
+def synthetic_arrays(n: int, seed: int, data_config: dict, n_shifts: int) -> tuple[dict, dict, np.ndarray]:
     """Synthetic inputs/targets from ``training.synthetic`` (plus the true z_bg for metrics)."""
     from training import fit
 
@@ -104,7 +109,10 @@ def synthetic_arrays(n: int, seed, data_config: dict, n_shifts: int) -> tuple[di
     except ImportError as exc:
         raise RuntimeError("the synthetic generator (training.synthetic) is not available; "
                            "use --synthetic 0 --synthetic-test 0") from exc
-    batch = synthetic.generate(int(n), seed, data_config)
+    config = None
+    if data_config:  # the base model's card holds the recipe as a dict
+        config = synthetic.SyntheticConfig.from_dict(data_config)
+    batch = synthetic.generate(int(n), int(seed), config)
     return fit.inputs(batch), fit.targets(batch, n_shifts), np.asarray(batch.z_bg, dtype=np.float64)
 
 
@@ -269,14 +277,15 @@ def run(args: argparse.Namespace) -> int:
     train_t = {k: np.repeat(v[train_rows], args.label_repeats, axis=0) for k, v in label_t.items()}
     try:
         if args.synthetic > 0:
-            syn_in, syn_t, _ = synthetic_arrays(args.synthetic, [int(args.seed), 1], data_config, N_SHIFTS)
+            syn_in, syn_t, _ = synthetic_arrays(args.synthetic, SEED_OFFSET_MIX + int(args.seed), data_config,
+                                                N_SHIFTS)
             train_in = {k: np.concatenate([train_in[k], syn_in[k]]) for k in train_in}
             train_t = {k: np.concatenate([train_t[k], syn_t[k].astype(np.float32)]) for k in train_t}
         test_sets = {"labels_held_out": (held_in, held_t, dataset.z_bg[dataset.held_out])}
         if args.synthetic_test > 0:
             # Its own seed: never the training mix's, never the base model's validation seed.
-            test_seed = [int(args.seed), 2, 7919]
-            test_sets["synthetic_test"] = synthetic_arrays(args.synthetic_test, test_seed, data_config, N_SHIFTS)
+            test_sets["synthetic_test"] = synthetic_arrays(args.synthetic_test, SEED_OFFSET_TEST + int(args.seed),
+                                                           data_config, N_SHIFTS)
     except RuntimeError as exc:
         return _fail(str(exc))
     order = np.random.default_rng(args.seed).permutation(train_in["spectrum"].shape[0])

@@ -22,8 +22,8 @@ File formats, chosen by extension: ``.csv``, ``.ecsv``, ``.fits``/``.fit``/``.ft
 - CSV is opened by spreadsheets, which run cells beginning with ``= + - @`` (or tab/CR) as formulas
   (CSV injection). In ``.csv`` files, any text cell starting with one of those characters, or with an
   apostrophe, gets one leading apostrophe (``=SUM(A1)`` is written ``'=SUM(A1)``), which spreadsheets show
-  as text. :func:`restore_formula_text` (used by :func:`read_table` and the importer) removes exactly
-  one leading apostrophe, so the text round-trips exactly. Numbers are never prefixed (a negative Dec
+  as text (see :mod:`.cells`). :func:`read_table` and the importer remove exactly one leading
+  apostrophe, so the text round-trips exactly. Numbers are never prefixed (a negative Dec
   stays a number). ECSV, FITS and VOTable are written as they are (no spreadsheet opens them as CSV
   by default, and astropy reads them back typed).
 """
@@ -37,15 +37,14 @@ from astropy.io import ascii
 from astropy.table import MaskedColumn, Table
 
 from casiglo_gui.core.errors import CasigloError
+from casiglo_gui.core.labels.cells import FORMULA_TRIGGERS, neutralise_formula_text, restore_formula_text  # noqa: F401
 from casiglo_gui.core.labels.consensus import Consensus, consensus_of
 from casiglo_gui.core.labels.events import GRADE_VALUE, GRADES, LabelEvent
 from casiglo_gui.core.labels.names import iau_name
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 # Stands for a newline inside a quoted CSV/ECSV value while astropy parses the file (see
 # _protect_quoted_newlines); LabelEvent refuses it in text, so it cannot occur in our own data.
 NEWLINE_PLACEHOLDER = "\ue000"
-_APOSTROPHE = "'"
 
 FORMATS: dict[str, str] = {
     ".csv": "csv", ".ecsv": "ecsv", ".fits": "fits", ".fit": "fits", ".fts": "fits",
@@ -65,18 +64,6 @@ class ExportError(CasigloError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
-
-
-def neutralise_formula_text(text: str) -> str:
-    """CSV cell text that a spreadsheet shows as text, never runs (see the module docstring)."""
-    if text.startswith(FORMULA_TRIGGERS + (_APOSTROPHE,)):
-        return _APOSTROPHE + text
-    return text
-
-
-def restore_formula_text(text: str) -> str:
-    """Undo :func:`neutralise_formula_text`: remove one leading apostrophe."""
-    return text[1:] if text.startswith(_APOSTROPHE) else text
 
 
 def table_format(path: str | Path) -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from casiglo_gui.core.errors import CasigloError
 from casiglo_gui.core.labels.events import GRADES, LabelEvent, parse_flags, parse_lines
-from casiglo_gui.core.labels.export import restore_formula_text
+from casiglo_gui.core.labels.cells import restore_formula_text
 from casiglo_gui.core.labels.store import LabelStore
 
 REQUIRED = ("object_id", "grade")

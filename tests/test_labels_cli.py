@@ -66,13 +66,20 @@ def test_import_of_a_clean_file_exits_zero(tmp_path, capsys):
 @pytest.mark.parametrize("content, message", [
     ("", "is empty"),
     ("object_id,z_bg\nspec-1,0.5\n", "has no grade column"),
+    ("object_id,grade\nspec-1,likely\n", None),
 ])
 def test_import_of_an_unusable_file_stores_nothing(tmp_path, capsys, content, message):
     src = tmp_path / "bad.csv"
     src.write_text(content, encoding="utf-8")
     db = tmp_path / "labels.sqlite3"
-    assert main(["labels", "import", str(src), "--db", str(db), "--inspector", "a"]) == 2
-    assert message in capsys.readouterr().err
+    if message is None:  # a good file, but nobody said who graded it
+        assert main(["labels", "import", str(src), "--db", str(db)]) == 2
+        assert "has no inspector column: say who graded with --inspector" in capsys.readouterr().err
+    else:
+        assert main(["labels", "import", str(src), "--db", str(db), "--inspector", "a"]) == 2
+        assert message in capsys.readouterr().err
+    with LabelStore.open(db) as store:
+        assert store.count() == 0
 
 
 def test_import_of_binary_or_missing_file_is_a_clear_error(tmp_path, capsys):

@@ -14,6 +14,7 @@ from casiglo_gui.core.labels import (
     ForeignDatabaseError,
     LabelEvent,
     LabelStore,
+    LabelStoreError,
     LabelValueError,
     SchemaVersionError,
     default_db_path,
@@ -272,3 +273,16 @@ def test_a_zero_byte_file_holds_nothing_and_becomes_a_new_store(tmp_path):
     path.write_bytes(b"")
     with LabelStore.open(path) as s:
         assert s.count() == 0 and s.schema_version() == 1
+
+
+def test_a_store_locked_by_another_writer_gives_a_clear_error_not_a_lost_event(tmp_path):
+    path = tmp_path / "labels.sqlite3"
+    with LabelStore.open(path, busy_timeout_s=0.2) as store:
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # another process holding the write lock (for too long)
+        with pytest.raises(LabelStoreError, match="labels.sqlite3: could not start writing.*locked"):
+            store.add_event(LabelEvent("obj", "likely", "alice"))
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        store.add_event(LabelEvent("obj", "likely", "alice"))  # works again once the lock is released
+        assert store.count() == 1

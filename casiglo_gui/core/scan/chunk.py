@@ -14,7 +14,7 @@ import numpy as np
 from .. import grid
 from ..errors import SpectrumReadError
 from ..preprocessing import clean, place_on_grid
-from ..spectrum import Spectrum
+from ..spectrum import FLAG_ALL_MASKED, Spectrum
 from .columns import Row, detection_row, error_reason, error_row
 from .detectors import DetectorSpec, cached_detector
 
@@ -40,10 +40,13 @@ class ChunkResult:
         return sum(len(rows) for rows in self.rows_per_input)
 
 
-def read_file(path: str) -> list[Spectrum]:
-    """Every spectrum in one input file (the reader registry decides the format by content)."""
-    from ..readers import read_spectra
-    return read_spectra(path)
+def iter_file(path: str):
+    """The spectra of one input file, lazily (a MaNGA cube spaxel row by spaxel row).
+
+    The reader registry decides the format by content; unreadable files raise ``SpectrumReadError``.
+    """
+    from ..readers import iter_spectra
+    return iter_spectra(path)
 
 
 class _Batch:
@@ -118,6 +121,15 @@ def _detect(detector, batch: _Batch, rows_per_input: list[list[Row]], seconds: d
     batch.slots.clear()
 
 
+def _unusable(spectrum: Spectrum) -> str:
+    """Why a spectrum read fine cannot be searched ('' when it can)."""
+    if spectrum.grid_shift is None:
+        return "spectrum is not on the 1e-4 dex model grid"
+    if FLAG_ALL_MASKED in spectrum.flags or bool(np.all(spectrum.mask)):
+        return "no usable pixel (every pixel masked)"
+    return ""
+
+
 def process_chunk(index: int, paths: list[str], config: ChunkConfig) -> ChunkResult:
     """Score the files ``paths`` (chunk number ``index``); one or more rows per file, in order.
 
@@ -142,28 +154,33 @@ def process_chunk(index: int, paths: list[str], config: ChunkConfig) -> ChunkRes
     batch = _Batch(max(1, int(config.batch_size)))
     for i, path in enumerate(paths):
         t0 = time.perf_counter()
-        try:
-            spectra = read_file(path)
-            if not spectra:
-                raise SpectrumReadError(path, "file holds no spectrum")
-        except SpectrumReadError as exc:
-            rows_per_input[i].append(error_row(path, exc.reason))
-            spectra = []
-        except Exception as exc:  # a reader bug on one file must not stop the scan
-            rows_per_input[i].append(error_row(path, f"unexpected {type(exc).__name__}: {exc}"))
-            spectra = []
-        seconds["read"] = seconds.get("read", 0.0) + (time.perf_counter() - t0)
-        for spectrum in spectra:
+        spectra = iter_file(path)
+        while True:
+            try:
+                spectrum = next(spectra)
+            except StopIteration:
+                if not rows_per_input[i]:
+                    rows_per_input[i].append(error_row(path, "file holds no spectrum"))
+                break
+            except SpectrumReadError as exc:
+                rows_per_input[i].append(error_row(path, exc.reason))
+                break
+            except Exception as exc:  # a reader bug on one file must not stop the scan
+                rows_per_input[i].append(error_row(path, f"unexpected {type(exc).__name__}: {exc}"))
+                break
+            finally:
+                seconds["read"] = seconds.get("read", 0.0) + (time.perf_counter() - t0)
             r = len(rows_per_input[i])
-            if spectrum.grid_shift is None:
-                rows_per_input[i].append(error_row(path, "spectrum is not on the 1e-4 dex model grid",
-                                                   spectrum.object_id, spectrum.ra, spectrum.dec,
-                                                   spectrum.z_fg))
-                continue
-            rows_per_input[i].append(None)  # filled in by _detect
-            batch.add(spectrum, i, r)
-            if batch.full:
-                _detect(detector, batch, rows_per_input, seconds)
+            problem = _unusable(spectrum)
+            if problem:
+                rows_per_input[i].append(error_row(path, problem, spectrum.object_id, spectrum.ra,
+                                                   spectrum.dec, spectrum.z_fg))
+            else:
+                rows_per_input[i].append(None)  # filled in by _detect
+                batch.add(spectrum, i, r)
+                if batch.full:
+                    _detect(detector, batch, rows_per_input, seconds)
+            t0 = time.perf_counter()
     _detect(detector, batch, rows_per_input, seconds)
     return ChunkResult(index=index, rows_per_input=rows_per_input, seconds=seconds)
 

@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"inputs per unit of work and per commit (default {DEFAULT_CHUNK_SIZE})")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted scan of the same inputs into the same table")
+    parser.add_argument("--maps", metavar="DIR", default=None,
+                        help="write a detection-map FITS (score, best-line SNR, z_bg) per MaNGA cube into DIR")
     parser.add_argument("--engine", choices=ENGINES, default="local",
                         help="local process pool (default) or a Dask distributed cluster")
     parser.add_argument("--scheduler", default=None, help="Dask scheduler address for --engine dask")
@@ -58,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         print(sentence, file=err, flush=True)
         summary = run_scan(expanded.files, args.out, spec, workers=args.workers, batch_size=args.batch_size,
                            chunk_size=args.chunk_size, resume=args.resume, engine=args.engine,
-                           scheduler=args.scheduler, progress=not args.no_progress, stream=err)
+                           scheduler=args.scheduler, maps_dir=args.maps,
+                           progress=not args.no_progress, stream=err)
     except KeyboardInterrupt:
         print(f"\ninterrupted: committed rows are in {args.out}; rerun the same command with --resume "
               "to continue", file=err)

@@ -6,6 +6,7 @@ raises for a bad input: every input gives at least one row, an ``error: <reason>
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ class ChunkConfig:
 
     detector: DetectorSpec
     batch_size: int = 32
+    maps_dir: str | None = None  # write a detection-map FITS per MaNGA cube here
 
 
 @dataclass
@@ -34,6 +36,8 @@ class ChunkResult:
     index: int
     rows_per_input: list[list[Row]]
     seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    maps_written: list[str] = field(default_factory=list)
 
     @property
     def n_rows(self) -> int:
@@ -82,7 +86,13 @@ class _Batch:
         return len(self.slots) >= self.size
 
 
-def _detect(detector, batch: _Batch, rows_per_input: list[list[Row]], seconds: dict[str, float]) -> None:
+def _is_cube_spaxel(spectrum: Spectrum) -> bool:
+    meta = spectrum.meta
+    return spectrum.survey == "manga" and "x" in meta and "y" in meta and "radius_spaxels" not in meta
+
+
+def _detect(detector, batch: _Batch, rows_per_input: list[list[Row]], seconds: dict[str, float],
+            cube_values: dict[int, list] | None = None) -> None:
     n = len(batch.slots)
     if n == 0:
         return
@@ -111,6 +121,8 @@ def _detect(detector, batch: _Batch, rows_per_input: list[list[Row]], seconds: d
             row = error_row(spectrum.source, f"detector failed ({type(det).__name__}: {det})",
                             spectrum.object_id, spectrum.ra, spectrum.dec, spectrum.z_fg)
         else:
+            if cube_values is not None and _is_cube_spaxel(spectrum):
+                cube_values.setdefault(i, []).append((int(spectrum.meta["x"]), int(spectrum.meta["y"]), det))
             try:
                 row = detection_row(spectrum.source, spectrum.object_id, spectrum.ra, spectrum.dec,
                                     spectrum.z_fg, det)
@@ -152,6 +164,7 @@ def process_chunk(index: int, paths: list[str], config: ChunkConfig) -> ChunkRes
     rows_per_input: list[list[Row]] = [[] for _ in paths]
     detector = cached_detector(config.detector)
     batch = _Batch(max(1, int(config.batch_size)))
+    cube_values: dict[int, list] | None = {} if config.maps_dir else None
     for i, path in enumerate(paths):
         t0 = time.perf_counter()
         spectra = iter_file(path)
@@ -179,10 +192,63 @@ def process_chunk(index: int, paths: list[str], config: ChunkConfig) -> ChunkRes
                 rows_per_input[i].append(None)  # filled in by _detect
                 batch.add(spectrum, i, r)
                 if batch.full:
-                    _detect(detector, batch, rows_per_input, seconds)
+                    _detect(detector, batch, rows_per_input, seconds, cube_values)
             t0 = time.perf_counter()
-    _detect(detector, batch, rows_per_input, seconds)
-    return ChunkResult(index=index, rows_per_input=rows_per_input, seconds=seconds)
+    _detect(detector, batch, rows_per_input, seconds, cube_values)
+    result = ChunkResult(index=index, rows_per_input=rows_per_input, seconds=seconds)
+    for i, values in (cube_values or {}).items():
+        try:
+            result.maps_written.append(write_detection_maps(paths[i], values, config))
+        except Exception as exc:  # a map is a by-product: report it, keep the rows
+            result.warnings.append(f"{paths[i]}: detection maps not written ({type(exc).__name__}: {exc})")
+    return result
+
+
+def maps_path(source: str, maps_dir: str) -> str:
+    """Where the detection maps of cube ``source`` go: ``<maps_dir>/<file stem>-CASIGLO-MAPS.fits``."""
+    name = os.path.basename(source)
+    for suffix in (".gz", ".fz", ".fits", ".fit"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+    return os.path.join(maps_dir, f"{name}-CASIGLO-MAPS.fits")
+
+
+def write_detection_maps(source: str, values: list, config: ChunkConfig) -> str:
+    """Write the per-spaxel detection maps of one MaNGA cube (image HDUs ``(ny, nx)``, NaN = no data).
+
+    HDUs: ``SCORE`` (lens score), ``SNR_BEST`` (highest line SNR at z_bg), ``Z_BG`` and ``N_LINES``.
+    A lensed arc shows up as a patch of neighbouring spaxels with a high score at a common z_bg.
+    """
+    from astropy.io import fits
+
+    from ..readers import open_cube
+
+    with open_cube(source) as cube:
+        shape, plateifu = cube.shape, cube.plateifu
+    # z_bg needs float64 (1e-5 precision); the others are fine in float32.
+    maps = {name: np.full(shape, np.nan, dtype=np.float64 if name == "Z_BG" else np.float32)
+            for name in ("SCORE", "SNR_BEST", "Z_BG", "N_LINES")}
+    for x, y, det in values:
+        snr = np.asarray(det.line_snr, dtype=np.float64)
+        maps["SCORE"][y, x] = det.score
+        maps["SNR_BEST"][y, x] = np.nanmax(snr) if np.any(np.isfinite(snr)) else np.nan
+        maps["Z_BG"][y, x] = det.z_bg
+        maps["N_LINES"][y, x] = det.n_lines
+    primary = fits.PrimaryHDU()
+    primary.header["SOURCE"] = (os.path.basename(source), "scanned MaNGA cube")
+    primary.header["PLATEIFU"] = plateifu
+    primary.header["DETECTOR"] = config.detector.kind
+    hdus = [primary]
+    for name, image in maps.items():
+        hdu = fits.ImageHDU(image, name=name)
+        hdu.header["BUNIT"] = {"SCORE": "", "SNR_BEST": "", "Z_BG": "", "N_LINES": "count"}[name]
+        hdus.append(hdu)
+    os.makedirs(config.maps_dir, exist_ok=True)
+    path = maps_path(source, config.maps_dir)
+    tmp = path + ".tmp"
+    fits.HDUList(hdus).writeto(tmp, overwrite=True)
+    os.replace(tmp, path)
+    return path
 
 
 def error_chunk(index: int, paths: list[str], reason: str) -> ChunkResult:

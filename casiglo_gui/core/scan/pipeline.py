@@ -46,7 +46,8 @@ def _model_identity(spec: DetectorSpec) -> dict:
 def run_scan(files: list[str], out: str, detector: DetectorSpec, *, workers: int = 1,
              batch_size: int = DEFAULT_BATCH_SIZE, chunk_size: int = DEFAULT_CHUNK_SIZE,
              resume: bool = False, engine: str = "local", scheduler: str | None = None,
-             progress: bool = True, stream: TextIO | None = None) -> ScanSummary:
+             maps_dir: str | None = None, progress: bool = True,
+             stream: TextIO | None = None) -> ScanSummary:
     """Scan ``files`` (already expanded, in order) into the table ``out``.
 
     Parameters
@@ -67,6 +68,8 @@ def run_scan(files: list[str], out: str, detector: DetectorSpec, *, workers: int
         Continue an interrupted scan of the same inputs and settings.
     engine : {"local", "dask"}
         Where the chunks run; ``dask`` needs ``scheduler`` (an address such as ``tcp://host:8786``).
+    maps_dir : str, optional
+        Write a detection-map FITS per MaNGA cube into this folder.
     progress : bool
         Show a tqdm progress bar (rate, ETA) on ``stream``.
     stream : file, optional
@@ -102,7 +105,8 @@ def run_scan(files: list[str], out: str, detector: DetectorSpec, *, workers: int
         writer.close(complete=False)
         raise CasigloError(f"{csv_path}: progress file does not end on a chunk boundary")
     chunks = ((i // chunk_size, files[i:i + chunk_size]) for i in range(start, len(files), chunk_size))
-    config = ChunkConfig(detector=detector, batch_size=batch_size)
+    config = ChunkConfig(detector=detector, batch_size=batch_size,
+                         maps_dir=os.path.abspath(maps_dir) if maps_dir else None)
     if engine == "dask":
         results = run_dask(chunks, config, scheduler)
     elif workers == 1 or len(files) - start <= chunk_size:
@@ -122,6 +126,9 @@ def run_scan(files: list[str], out: str, detector: DetectorSpec, *, workers: int
             for rows in result.rows_per_input:
                 summary.add_rows(rows)
             summary.add_seconds(result.seconds)
+            summary.maps_written.extend(result.maps_written)
+            for warning in result.warnings:
+                print(f"warning: {warning}", file=stream, flush=True)
             if bar is not None:
                 bar.update(len(result.rows_per_input))
         complete = True

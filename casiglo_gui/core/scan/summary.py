@@ -24,6 +24,7 @@ class ScanSummary:
     wall_seconds: float = 0.0
     detector: str = ""
     output: str = ""
+    maps_written: list = field(default_factory=list)
 
     def add_rows(self, rows: list[Row]) -> None:
         for row in rows:
@@ -62,6 +63,8 @@ class ScanSummary:
         lines = [f"scanned {self.n_inputs} inputs -> {self.n_rows} rows in {self.output}"
                  + (f" ({self.wall_seconds:.1f} s, {self.n_rows / self.wall_seconds:.0f} rows/s)"
                     if self.wall_seconds > 0 else "")]
+        if self.maps_written:
+            lines.append(f"detection maps: {len(self.maps_written)} file(s), e.g. {self.maps_written[0]}")
         lines.append("status counts:")
         for status, count in sorted(self.status_counts.items(), key=lambda kv: (-kv[1], kv[0])):
             lines.append(f"  {count:8d}  {status}")

@@ -43,7 +43,7 @@ def _probability(value) -> str:
 
 def error_reason(text: str) -> str:
     """One-line reason for the ``status`` cell (never empty, no line breaks)."""
-    reason = " ".join(str(text).split())
+    reason = " ".join(part.strip() for part in str(text).splitlines()).strip()
     return reason if reason else "unknown error"
 
 

@@ -12,6 +12,7 @@ import pytest
 from astropy.io import fits
 
 from casiglo_gui import cli
+from casiglo_gui.core.readers import open_cube
 from casiglo_gui.core.lines import LINE_KEYS, REST_WAVELENGTHS_A
 from casiglo_gui.core.scan.inputs import expand_inputs
 
@@ -182,10 +183,11 @@ def test_manga_cube_gives_one_row_per_spaxel_and_detection_maps(tmp_path):
     assert cli.main(["scan", cube, "--out", str(out), "--maps", str(maps), "--workers", "1",
                      "--detector", "physics", "--no-progress"]) == 0
     _, rows = read_table(out)
-    with fits.open(cube) as hdul:
-        has_data = np.any(hdul["IVAR"].data > 0, axis=0)
-    assert len(rows) == int(has_data.sum())
-    assert rows[0]["object_id"].startswith("8131-6102/")
+    with open_cube(cube) as c:
+        has_data = c.has_data_map()
+        spaxels = c.spaxels_with_data()
+    # one row per spaxel with data, row by row, object_id "PLATE-IFU/x,y"
+    assert [r["object_id"] for r in rows] == [f"8131-6102/{x},{y}" for x, y in spaxels]
     with fits.open(maps / "manga-test-5x5-LOGCUBE-CASIGLO-MAPS.fits") as hdul:
         score = hdul["SCORE"].data
         z_bg = hdul["Z_BG"].data

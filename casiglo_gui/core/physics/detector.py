@@ -103,7 +103,7 @@ class PhysicsDetector:
         rows = np.arange(n)[:, None]
         sub = sr.q0 + colc
         sig_idx = sr.best_sigma[rows, colc].astype(np.int64)
-        evidence, feats, fl, nl = self._evidence(sr, sub, sig_idx)
+        evidence, feats, fl, nl, scale = self._evidence(sr, sub, sig_idx)
         evidence = np.where(valid, evidence, -np.inf)
         s2c = np.where(valid, sr.s2[rows, colc], -np.inf)
         # Best candidate: most partner evidence; ties (e.g. all noise) by total significance.
@@ -119,6 +119,7 @@ class PhysicsDetector:
             z = float(ls.redshift_of_shift(shift))
             sigma_px = ls.TRIAL_SIGMAS_PX[sig_idx[i, j]]
             detections.append(self._make_detection(z, float(evidence[i, j]), fl[i, j], nl[i, j], sigma_px,
+                                                   float(scale[i, j]),
                                                    alternatives=[
                                                        (float(ls.redshift_of_shift(sub[i, k] / ls.SUBPIXEL)),
                                                         float(np.sqrt(max(s2c[i, k], 0.0))))
@@ -128,16 +129,18 @@ class PhysicsDetector:
 
     def _evidence(self, sr: ls.ScanResult, sub: np.ndarray, sig_idx: np.ndarray):
         fl, nl = ls.line_arrays_at(sr.F, sr.N, sub, sig_idx)
+        # Dividing F by the noise scale divides every SNR by it (N is kept: amplitudes = F/N stay in
+        # the SNR's units only through the scale, and are reported from the unscaled arrays).
+        scale = sr.noise_scale[np.arange(sub.shape[0])[:, None], sig_idx][..., None]
+        fl_s = fl / scale
         sigma = np.asarray(ls.TRIAL_SIGMAS_PX, dtype=np.float32)[sig_idx]
-        feats = ls.feature_snr(fl, nl, sigma)
-        doublet = self._doublet_snr(sr, sub, fl, nl, sigma)
-        return scoring.partner_evidence(feats, doublet), feats, fl, nl
+        feats = ls.feature_snr(fl_s, nl, sigma)
+        doublet = self._doublet_snr(sr, sub, fl_s, nl, sigma)
+        return scoring.partner_evidence(feats, doublet), feats, fl, nl, scale[..., 0]
 
     @staticmethod
-    def _doublet_snr(sr, sub, fl, nl, sigma):
-        """sqrt of the chi^2 gain of the two-component [OII] fit over the best single Gaussian nearby."""
-        a, b = LINE_INDEX["oii_3727"], LINE_INDEX["oii_3730"]
-        f1, f2, n1, n2 = fl[..., a], fl[..., b], nl[..., a], nl[..., b]
+    def _two_component_gain(f1, f2, n1, n2, sigma):
+        """chi^2 gain of the best non-negative two-component [OII] fit (amplitudes free)."""
         c = ls.oii_overlap(sigma) * np.sqrt(n1 * n2)
         det = n1 * n2 - c * c
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -147,23 +150,42 @@ class PhysicsDetector:
             two = np.where(both, a1 * f1 + a2 * f2, 0.0)
             one_a = np.where(n1 > 0, np.maximum(f1, 0) ** 2 / np.where(n1 > 0, n1, 1), 0.0)
             one_b = np.where(n2 > 0, np.maximum(f2, 0) ** 2 / np.where(n2 > 0, n2, 1), 0.0)
-        delta2 = np.where(both, two, np.maximum(one_a, one_b))
-        # Best single Gaussian of any trial width within +-DOUBLET_WINDOW_PX of the doublet's centre.
+        return np.where(both, two, np.maximum(one_a, one_b))
+
+    def _doublet_snr(self, sr, sub, fl, nl, sigma):
+        """sqrt of the chi^2 gain of the two-component [OII] fit over the best single Gaussian nearby.
+
+        Both models get every trial width; the doublet is tried at the candidate shift +-1 sub-pixel
+        step, the single Gaussian anywhere within +-DOUBLET_WINDOW_PX of the doublet's centre.
+        """
+        a, b = LINE_INDEX["oii_3727"], LINE_INDEX["oii_3730"]
+        n_rows = sub.shape[0]
+        rows = np.arange(n_rows)[:, None]
+        delta2 = np.zeros(sub.shape, dtype=np.float32)
+        for si, sig in enumerate(ls.TRIAL_SIGMAS_PX):
+            si_idx = np.full(sub.shape, si, dtype=np.int64)
+            for step in (-1, 0, 1):
+                f_l, n_l = ls.line_arrays_at(sr.F, sr.N, sub + step, si_idx)
+                scale = sr.noise_scale[rows, si_idx]
+                gain = self._two_component_gain(f_l[..., a] / scale, f_l[..., b] / scale, n_l[..., a],
+                                                n_l[..., b], np.float32(sig))
+                ok = (n_l[..., a] > 0) & (n_l[..., b] > 0)
+                delta2 = np.maximum(delta2, np.where(ok, gain, 0.0))
         centre = sub + (ls.REST_SUB[a] + ls.REST_SUB[b]) // 2
         offs = np.arange(-DOUBLET_WINDOW_PX * ls.SUBPIXEL, DOUBLET_WINDOW_PX * ls.SUBPIXEL + 1)
         pos = centre[..., None] + offs
         p, f = np.floor_divide(pos, ls.SUBPIXEL), np.mod(pos, ls.SUBPIXEL)
         inside = (p >= 0) & (p < grid.N_PIXELS)
         pc = np.clip(p, 0, grid.N_PIXELS - 1)
-        rows = np.arange(sub.shape[0])[:, None, None]
+        rows3 = np.arange(n_rows)[:, None, None]
         delta1 = np.zeros(sub.shape, dtype=np.float32)
         for si in range(len(ls.TRIAL_SIGMAS_PX)):
-            F = sr.F[rows, si, f, pc]
-            N = sr.N[rows, si, f, pc]
+            F = sr.F[rows3, si, f, pc]
+            N = sr.N[rows3, si, f, pc]
             with np.errstate(divide="ignore", invalid="ignore"):
                 power = np.where(inside & (N > 0), np.maximum(F, 0) ** 2 / np.where(N > 0, N, 1), 0.0)
-            delta1 = np.maximum(delta1, power.max(axis=-1))
-        gain = np.where((n1 > 0) & (n2 > 0), delta2 - delta1, 0.0)
+            delta1 = np.maximum(delta1, power.max(axis=-1) / sr.noise_scale[:, si, None] ** 2)
+        gain = np.where((nl[..., a] > 0) & (nl[..., b] > 0), delta2 - delta1, 0.0)
         return np.sqrt(np.maximum(gain, 0.0)).astype(np.float32)
 
     @staticmethod
@@ -178,9 +200,9 @@ class PhysicsDetector:
             return 0.0
         return float(np.clip(0.5 * (ym - yp) / den, -0.5, 0.5))
 
-    def _make_detection(self, z, evidence, fl, nl, sigma_px, alternatives) -> Detection:
+    def _make_detection(self, z, evidence, fl, nl, sigma_px, noise_scale, alternatives) -> Detection:
         with np.errstate(divide="ignore", invalid="ignore"):
-            snr = np.where(nl > 0, fl / np.sqrt(np.where(nl > 0, nl, 1)), np.nan).astype(np.float64)
+            snr = np.where(nl > 0, fl / np.sqrt(np.where(nl > 0, nl, 1)) / noise_scale, np.nan).astype(np.float64)
             amp = np.where(nl > 0, fl / np.where(nl > 0, nl, 1), np.nan).astype(np.float64)
         centres = 10.0 ** (grid.LOGLAM0 + grid.DLOGLAM * (ls.REST_PIXEL + ls.shift_of_redshift(z)))
         strongest = int(np.nanargmax(snr)) if np.any(np.isfinite(snr)) else LINE_INDEX["hbeta"]
@@ -209,9 +231,9 @@ class PhysicsDetector:
             sig_idx = sr.best_sigma[:, col: col + 1].astype(np.int64)
         else:
             sig_idx = np.ones_like(sub)
-        evidence, _, fl, nl = self._evidence(sr, sub, sig_idx)
+        evidence, _, fl, nl, scale = self._evidence(sr, sub, sig_idx)
         return self._make_detection(z, float(evidence[0, 0]), fl[0, 0], nl[0, 0],
-                                    ls.TRIAL_SIGMAS_PX[sig_idx[0, 0]], alternatives=[])
+                                    ls.TRIAL_SIGMAS_PX[sig_idx[0, 0]], float(scale[0, 0]), alternatives=[])
 
     def _apply_refinement(self, det: Detection, residual, ivar, wdisp) -> None:
         res = refine_redshift(residual, ivar, det.z_bg, wdisp=wdisp)

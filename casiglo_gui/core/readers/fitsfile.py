@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -79,6 +80,10 @@ class FitsSource:
     def close(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _declared_end(self) -> int | None:  # pragma: no cover - abstract
+        """Byte offset where the last HDU's data ends according to the headers (None if unknown)."""
+        raise NotImplementedError
+
     # -- shared --------------------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.names)
@@ -88,6 +93,25 @@ class FitsSource:
 
     def __exit__(self, *exc):
         self.close()
+
+    def check_complete(self) -> None:
+        """Raise ValueError if an uncompressed file is shorter than its headers declare.
+
+        The FITS libraries read the HDUs a reader asks for and would not notice a file cut inside a later
+        HDU (e.g. the per-exposure tables of a full spec file); a cut file is refused as a whole.
+        """
+        if self.path.lower().endswith(".gz") or self._is_gzip():
+            return
+        import os
+
+        end = self._declared_end()
+        size = os.path.getsize(self.path)
+        if end is not None and size < end:
+            raise ValueError(f"truncated FITS file: {size} bytes, but its headers declare {end}")
+
+    def _is_gzip(self) -> bool:
+        with open(self.path, "rb") as handle:
+            return handle.read(2) == b"\x1f\x8b"
 
     def index(self, name: str) -> int | None:
         """Index of the first HDU called ``name`` (case-insensitive), or None."""
@@ -132,57 +156,89 @@ class _AstropySource(FitsSource):
         super().__init__(path)
         from astropy.io import fits
 
+        # We own the file handle: astropy can leave its own open when a damaged header stops it midway.
+        self._handle = open(path, "rb")
+        self._headers: dict[int, dict] = {}
+        try:
+            with self._guard():
+                self._hdul = fits.open(self._handle, memmap=memmap, lazy_load_hdus=False)
+                self.names = [str(hdu.name).strip().upper() for hdu in self._hdul]
+        except BaseException:
+            self._handle.close()
+            raise
+
+    @contextmanager
+    def _guard(self):
+        """Record astropy's warnings about damaged cards; turn its verification errors into ValueError."""
+        from astropy.io.fits.verify import VerifyError
+
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            self._hdul = fits.open(path, memmap=memmap, lazy_load_hdus=False)
-            # Force a full header parse now so that malformed cards fail here, not later.
-            self.names = [str(hdu.name).strip().upper() for hdu in self._hdul]
-        self._note(caught)
-
-    def _note(self, caught) -> None:
-        self.warnings.extend(f"{w.category.__name__}: {w.message}" for w in caught)
+            try:
+                yield
+            except (VerifyError, AssertionError) as exc:  # astropy asserts on some malformed column cards
+                raise ValueError(f"invalid FITS header: {exc}") from None
+            finally:
+                self.warnings.extend(f"{w.category.__name__}: {w.message}" for w in caught)
 
     def header(self, ext: int) -> Mapping:
-        return self._hdul[ext].header
+        if ext not in self._headers:
+            with self._guard():
+                header = self._hdul[ext].header
+                self._headers[ext] = {key.upper(): _plain(value) for key, value in header.items()
+                                      if key and key not in ("COMMENT", "HISTORY")}
+        return self._headers[ext]
 
     def column_names(self, ext: int) -> list[str]:
         if not self.is_table(ext):
             return []
-        return list(self._hdul[ext].columns.names)
+        with self._guard():
+            return [str(name) for name in self._hdul[ext].columns.names]
 
     def nrows(self, ext: int) -> int:
         return int(self.header(ext).get("NAXIS2", 0)) if self.is_table(ext) else 0
 
     def _read_columns(self, ext, columns, rows):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with self._guard():
             data = self._hdul[ext].data
             if data is None:
                 raise ValueError(f"HDU {ext} has no rows")
             out = {}
             for name in columns:
                 column = data[name] if rows is None else data[name][list(rows)]
-                column = np.asarray(column)
-                if column.dtype.kind == "S":
-                    column = np.char.strip(np.char.decode(column, "ascii", errors="replace"))
-                elif column.dtype.kind == "U":
-                    column = np.char.strip(column)
-                out[name] = np.array(column)
-        self._note(caught)
+                out[name] = _strip_strings(np.array(column))
         return out
 
     def read_image(self, ext: int) -> np.ndarray:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with self._guard():
             data = self._hdul[ext].data
             data = None if data is None else native(np.array(data))
-        self._note(caught)
         if data is None:
             raise ValueError(f"HDU {ext} has no data")
         return data
 
+    def _declared_end(self) -> int | None:
+        with self._guard():
+            last = self._hdul[-1]
+            offset, size = getattr(last, "_data_offset", None), getattr(last, "_data_size", None)
+        if offset is None or size is None:
+            return None
+        return int(offset) + int(size)
+
     def close(self) -> None:
-        self._hdul.close()
+        try:
+            with self._guard():
+                self._hdul.close()
+        finally:
+            self._handle.close()
+
+
+def _strip_strings(column: np.ndarray) -> np.ndarray:
+    if column.dtype.kind == "S":
+        return np.char.strip(np.char.decode(column, "ascii", errors="replace"))
+    if column.dtype.kind == "U":
+        return np.char.strip(column)
+    return column
 
 
 class _FitsioSource(FitsSource):
@@ -224,21 +280,17 @@ class _FitsioSource(FitsSource):
         if rows is not None:
             rows = np.asarray(rows, dtype=np.int64)
         data = hdu.read(columns=list(columns), rows=rows)
-        out = {}
-        for name in columns:
-            column = np.asarray(data[name])
-            if column.dtype.kind == "S":
-                column = np.char.strip(np.char.decode(column, "ascii", errors="replace"))
-            elif column.dtype.kind == "U":
-                column = np.char.strip(column)
-            out[name] = np.array(column)
-        return out
+        return {name: _strip_strings(np.array(data[name])) for name in columns}
 
     def read_image(self, ext: int) -> np.ndarray:
         data = self._hdus[ext].read()
         if data is None:
             raise ValueError(f"HDU {ext} has no data")
         return native(np.array(data))
+
+    def _declared_end(self) -> int | None:
+        end = self._hdus[-1]._info.get("data_end")
+        return None if end is None else int(end)
 
     def close(self) -> None:
         self._fits.close()
@@ -254,7 +306,16 @@ def open_fits(path: str, backend: str | None = None) -> FitsSource:
     if backend == "fitsio":
         if fitsio is None:
             raise ValueError("the fitsio back-end was asked for but fitsio is not installed")
-        return _FitsioSource(path)
+        return _checked(_FitsioSource(path))
     if backend == "astropy":
-        return _AstropySource(path)
+        return _checked(_AstropySource(path))
     raise ValueError(f"unknown FITS back-end {backend!r}; choose from {BACKENDS}")
+
+
+def _checked(source: FitsSource) -> FitsSource:
+    try:
+        source.check_complete()
+    except BaseException:
+        source.close()
+        raise
+    return source

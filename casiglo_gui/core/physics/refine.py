@@ -4,7 +4,8 @@ The model is a sum of pixel-integrated Gaussians (one per line on the spectrum) 
 one width in pixels (a velocity width: constant in pixels on the log grid). Amplitudes are free and
 non-negative, so the fit does not impose line ratios. It is fitted with ``scipy.optimize.least_squares``
 on the pixels near the lines, weighted by sqrt(ivar), with an analytic Jacobian; the redshift error comes
-from the covariance ``(J^T J)^-1`` (ivar taken at face value, not rescaled by chi^2).
+from the covariance ``(J^T J)^-1``, scaled by chi^2/dof when that exceeds 1 (residuals noisier than
+their ivar; never scaled down).
 """
 from __future__ import annotations
 
@@ -157,6 +158,11 @@ def refine_redshift(residual: np.ndarray, ivar: np.ndarray, z_start: float, wdis
         cov = np.linalg.pinv(jtj)
     except np.linalg.LinAlgError:
         cov = np.full_like(jtj, np.nan)
+    chi2 = float(np.sum(sol.fun ** 2))
+    dof = int(x.size - m - 2)
+    # Real residuals often scatter more than their ivar says; never let that shrink the errors.
+    if dof > 0 and chi2 > dof:
+        cov = cov * (chi2 / dof)
     s_fit, sig_fit = float(sol.x[0]), float(sol.x[1])
     z_fit = float(redshift_of_shift(s_fit))
     s_err = float(np.sqrt(cov[0, 0])) if cov[0, 0] > 0 else np.nan
@@ -171,8 +177,7 @@ def refine_redshift(residual: np.ndarray, ivar: np.ndarray, z_start: float, wdis
     centres_a = 10.0 ** (grid.LOGLAM0 + grid.DLOGLAM * (REST_PIXEL + s_fit))
     sigma_a = np.full(N_LINES, np.nan)
     sigma_a[lines] = centres_a[lines] * grid.LN10 * grid.DLOGLAM * sig_fit
-    chi2 = float(np.sum(sol.fun ** 2))
     return RefineResult(z_bg=z_fit, z_bg_err=float(z_err), sigma_px=sig_fit, amplitude=amp,
                         amplitude_err=amp_err, snr=snr, sigma_a=sigma_a, chi2=chi2,
-                        dof=int(x.size - m - 2), success=bool(sol.success and np.isfinite(s_err)),
+                        dof=dof, success=bool(sol.success and np.isfinite(s_err)),
                         message=str(sol.message))

@@ -211,9 +211,19 @@ class MainWindow(QMainWindow):
         s.setValue("view/smoothing", self.smoothing_half_width)
         s.sync()
 
+    def _release_cube(self, keep=None) -> None:
+        """Close cubes no longer on show (they hold open files); a closed cube is read afresh if revisited."""
+        for key, other in list(self._loaded_items.items()):
+            if other is not None and other.cube is not None and other.cube is not keep:
+                other.cube.close()
+                self._loaded_items.pop(key)
+        if self.loaded is not None and self.loaded.cube is not None and self.loaded.cube is not keep:
+            self.loaded.cube.close()
+
     def closeEvent(self, event) -> None:
         self.save_preferences()
         self.workers.wait(5000)
+        self._release_cube()
         super().closeEvent(event)
 
     def recent_files(self) -> list[str]:
@@ -433,6 +443,7 @@ class MainWindow(QMainWindow):
 
     # --- display -----------------------------------------------------------------------------------
     def _display(self, loaded: LoadedItem, keep_cube: bool = False) -> None:
+        self._release_cube(loaded.cube)
         self.loaded = loaded
         if loaded.n_in_file > 1:
             self._expand(loaded)

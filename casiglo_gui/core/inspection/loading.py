@@ -18,7 +18,7 @@ import numpy as np
 from ..detection import Detection
 from ..errors import CasigloError, ModelMismatchError, SpectrumReadError
 from ..preprocessing import to_model_grid
-from ..readers import read_spectra
+from ..readers import identify_path, open_cube, read_spectra
 from ..spectrum import GriddedSpectrum, Spectrum
 from .queue import QueueItem, scan_line_arrays
 
@@ -142,6 +142,10 @@ class SpectrumCache:
         self._data: OrderedDict[str, list[Spectrum]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def holds(self, path: str) -> bool:
+        with self._lock:
+            return path in self._data
+
     def get(self, path: str) -> list[Spectrum]:
         with self._lock:
             if path in self._data:
@@ -155,16 +159,11 @@ class SpectrumCache:
         return spectra
 
 
-def _open_cube(path: str):
-    """A MaNGA cube if ``path`` is one (readers' ``open_cube``), else None."""
-    try:
-        from ..readers.manga import open_cube
-    except ImportError:
+def _open_cube_if_cube(path: str):
+    """A MaNGA cube if ``path`` is a LOGCUBE (identified by content), else None."""
+    if identify_path(path) != "manga-logcube":
         return None
-    try:
-        return open_cube(path)
-    except SpectrumReadError:
-        return None
+    return open_cube(path)
 
 
 def load_item(item: QueueItem, detectors: DetectorSet | None, cache: SpectrumCache | None = None,
@@ -182,8 +181,8 @@ def load_item(item: QueueItem, detectors: DetectorSet | None, cache: SpectrumCac
 
     t0 = time.perf_counter()
     n_in_file = 1
-    if cube is None and (item.spaxel is not None or item.path.lower().endswith(("logcube.fits", "logcube.fits.gz"))):
-        cube = _open_cube(item.path)
+    if cube is None and (cache is None or not cache.holds(item.path)):
+        cube = _open_cube_if_cube(item.path)
     if cube is not None:
         x, y = item.spaxel if item.spaxel is not None else cube_centre(cube)
         spectrum = cube.spaxel(x, y)

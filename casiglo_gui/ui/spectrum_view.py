@@ -138,7 +138,7 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         return np.asarray(xs), np.asarray(ys)
 
     # --- drawing ------------------------------------------------------------------------------------
-    def show_state(self, state: ViewState, auto_range: bool = True) -> None:
+    def show_state(self, state: ViewState, auto_range: bool = True, keep_x: bool = False) -> None:
         self._state = state
         wave, flux_s, sigma = state.smoothed("flux")
         _, resid_s, _ = state.smoothed("residual")
@@ -153,16 +153,25 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         self.band_low.setData(wave, centre - sigma, connect="finite")
         self.band_high.setData(wave, centre + sigma, connect="finite")
         if auto_range:
-            values = np.concatenate([v[np.isfinite(v)] for v in (flux_s, resid_s) if v is not None] or [np.zeros(1)])
-            lo, hi = (np.percentile(values, [0.5, 99.7]) if values.size else (0.0, 1.0))
-            pad = 0.08 * (hi - lo if hi > lo else 1.0)
-            self._y_range = (float(lo - pad), float(hi + 3 * pad))
+            self._y_range = self._robust_y_range(flux_s, resid_s, spectrum.model)
             finite_wave = wave[np.isfinite(flux_s)]
             x_lo, x_hi = (finite_wave[0], finite_wave[-1]) if finite_wave.size else (wave[0], wave[-1])
+            if keep_x:
+                x_lo, x_hi = self.plot.getViewBox().viewRange()[0]
             self.plot.setRange(xRange=(x_lo, x_hi), yRange=self._y_range, padding=0)
         self._draw_shading(state)
         self._apply_visibility()
         self.update_markers(state)
+
+    def _robust_y_range(self, flux, residual, model) -> tuple[float, float]:
+        """0.5-99.7 percentile of the visible curves, with room above for the marker labels."""
+        shown = [v for v, on in ((flux, self.show_flux), (residual, self.show_residual), (model, self.show_model))
+                 if on and v is not None]
+        values = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in shown] or [np.zeros(1)])
+        values = values[np.isfinite(values)]
+        lo, hi = np.percentile(values, [0.5, 99.7]) if values.size else (0.0, 1.0)
+        pad = 0.08 * (hi - lo if hi > lo else 1.0)
+        return float(lo - pad), float(hi + 3 * pad)
 
     def _draw_shading(self, state: ViewState) -> None:
         lo, hi = self._y_range
@@ -231,7 +240,7 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         if foreground is not None:
             self.show_foreground = foreground
         if self._state is not None:
-            self.show_state(self._state, auto_range=False)
+            self.show_state(self._state, auto_range=True, keep_x=True)
         else:
             self._apply_visibility()
 

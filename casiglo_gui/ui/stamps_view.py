@@ -19,17 +19,20 @@ class StampsView(pg.GraphicsLayoutWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setBackground("w")
+        self.ci.layout.setSpacing(2)
+        self.ci.setContentsMargins(2, 2, 2, 2)
         self.plots, self.resid, self.fit, self.band, self.centre = [], [], [], [], []
         for i, key in enumerate(LINE_KEYS):
             if i and i % COLUMNS == 0:
                 self.nextRow()
             plot = self.addPlot(title=LINE_LABELS[key])
-            plot.titleLabel.setText(LINE_LABELS[key], size="8pt")
+            self._title(plot, LINE_LABELS[key])
             plot.setMenuEnabled(False)
             plot.hideButtons()
             for axis in ("left", "bottom"):
                 plot.getAxis(axis).setStyle(tickFont=QFont("DejaVu Sans", 6), tickLength=-4)
-            plot.getAxis("left").setWidth(28)
+            plot.getAxis("left").setWidth(26)
+            plot.setMinimumWidth(40)
             plot.getAxis("bottom").setHeight(16)
             low = pg.PlotDataItem(pen=None)
             high = pg.PlotDataItem(pen=None)
@@ -47,21 +50,31 @@ class StampsView(pg.GraphicsLayoutWidget):
             self.band.append((low, high))
             self.centre.append(centre)
 
+    def _title(self, plot, text: str, colour: str = "#333333") -> None:
+        plot.titleLabel.setText(text, size="8pt", color=colour)
+        # A long title must not widen its column past the window: let it be clipped instead.
+        plot.titleLabel.setMinimumWidth(10)
+        plot.titleLabel.setMaximumHeight(16)
+
     def show_stamps(self, stamps: list[Stamp]) -> None:
         for i, stamp in enumerate(stamps):
             plot = self.plots[i]
             label = LINE_LABELS[stamp.key]
             if not stamp.covered:
-                plot.titleLabel.setText(f"{label}: not covered", size="8pt", color="#999999")
+                self._title(plot, f"{label}: not covered", "#999999")
                 self.resid[i].setData([], [])
                 self.fit[i].setData([], [])
                 self.band[i][0].setData([], [])
                 self.band[i][1].setData([], [])
                 self.centre[i].setValue(stamp.centre_a)
+                plot.hideAxis("left")
+                plot.hideAxis("bottom")
                 continue
-            snr_text = f"S/N {stamp.snr:.1f}" if math.isfinite(stamp.snr) else ""
+            plot.showAxis("left")
+            plot.showAxis("bottom")
+            snr_text = f"fit S/N {stamp.snr:.1f}" if math.isfinite(stamp.snr) else ""
             colour = "#b0007a" if math.isfinite(stamp.snr) and stamp.snr >= 3 else "#333333"
-            plot.titleLabel.setText(f"{label}  {snr_text}", size="8pt", color=colour)
+            self._title(plot, f"{label}  {snr_text}", colour)
             w = stamp.wavelength
             edges = np.concatenate([[w[0] - 0.5 * (w[1] - w[0])], 0.5 * (w[1:] + w[:-1]),
                                     [w[-1] + 0.5 * (w[-1] - w[-2])]]) if w.size > 1 else np.array([w[0] - 1, w[0] + 1])

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QByteArray, QSettings, Qt, pyqtSignal
+from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QCheckBox, QDockWidget, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
@@ -34,6 +34,7 @@ GRADE_KEYS = ("none", "possible", "probable", "likely")
 FLAGS = ("sky_residual", "bad_foreground_model", "foreground_emission", "cosmic_ray", "low_snr", "artefact", "other")
 MAX_RECENT = 10
 PREFETCH = 2
+PREFETCH_DELAY_MS = 60
 
 
 class MainWindow(QMainWindow):
@@ -70,6 +71,9 @@ class MainWindow(QMainWindow):
         self.workers = Workers(self)
         self.workers.finished.connect(self._job_finished)
         self.workers.failed.connect(self._job_failed)
+        self._prefetch_timer = QTimer(self)
+        self._prefetch_timer.setSingleShot(True)
+        self._prefetch_timer.timeout.connect(self._prefetch)
         self.setWindowTitle("CASIGLO Inspector")
         self.setAcceptDrops(True)
         self._build()
@@ -387,11 +391,14 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"reading {item.display_name}…")
             ticket = ("load", self._ticket)
             self.workers.submit(ticket, lambda: load_item(item, self.detectors, self.cache))
-        self._prefetch()
+        # Prefetch after this spectrum is painted: a reading worker competes with the drawing for the GIL.
+        self._prefetch_timer.start(PREFETCH_DELAY_MS)
 
     def _prefetch(self) -> None:
         visible = self.queue.visible
         after = [i for i in visible if i > self.queue.position][:PREFETCH]
+        before = [i for i in visible if i < self.queue.position][-1:]  # going back is common too
+        after += before if PREFETCH else []
         for i in after:
             item = self.queue.items[i]
             key = self._key(item)

@@ -8,10 +8,12 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtCore import QRectF, pyqtSignal
 from PyQt6.QtGui import QColor, QFont
 
-from ..core.inspection.view import FOREGROUND_ABSORPTION_A, ViewState, sky_ranges_a
+from ..core import grid
+from ..core.inspection.view import FOREGROUND_ABSORPTION_A, ViewState
+from ..core.skymask import sky_mask_on_grid
 from ..core.lines import LINE_KEYS, LINE_LABELS, N_LINES, REST_WAVELENGTHS_A
 
 FLUX_COLOUR = (90, 90, 90)
@@ -22,6 +24,20 @@ SKY_COLOUR = (120, 120, 255, 40)
 MASK_COLOUR = (120, 120, 120, 70)
 FG_EMISSION_COLOUR = (0, 140, 60)
 FG_ABSORPTION_COLOUR = (200, 120, 0)
+
+
+# Wavelengths of the shading strip's columns (linear, 0.5 A: finer than a pixel everywhere).
+SHADE_WAVELENGTH_A = np.arange(3500.0, 10500.0, 0.5)
+
+
+def shade_strip(wavelength_a: np.ndarray, mask: np.ndarray, mask_wavelength_a: np.ndarray) -> np.ndarray:
+    """True at the strip columns whose nearest pixel of ``mask_wavelength_a`` is masked (inside its range)."""
+    mask_wavelength_a = np.asarray(mask_wavelength_a, dtype=np.float64)
+    idx = np.clip(np.searchsorted(mask_wavelength_a, wavelength_a), 1, mask_wavelength_a.size - 1)
+    left = mask_wavelength_a[idx - 1]
+    nearest = np.where(wavelength_a - left < mask_wavelength_a[idx] - wavelength_a, idx - 1, idx)
+    inside = (wavelength_a >= mask_wavelength_a[0]) & (wavelength_a <= mask_wavelength_a[-1])
+    return np.asarray(mask, dtype=bool)[nearest] & inside
 
 
 def probability_colour(p: float) -> QColor:
@@ -64,21 +80,21 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         self.plot.showAxis("top")
         self.plot.setLabel("bottom", "Observed wavelength (Å, vacuum)")
         self.plot.setLabel("left", "Flux (1e-17 erg/s/cm²/Å)")
-        self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.plot.setDownsampling(auto=True, mode="peak")
         self.plot.setClipToView(True)
         self.plot.getViewBox().setMouseMode(pg.ViewBox.RectMode)
 
-        self.sky_curve = pg.PlotDataItem(pen=None, fillLevel=0, brush=pg.mkBrush(SKY_COLOUR), stepMode=None)
-        self.mask_curve = pg.PlotDataItem(pen=None, fillLevel=0, brush=pg.mkBrush(MASK_COLOUR))
+        # Sky lines and masked pixels: one RGBA strip image stretched over the plot's height. A texture
+        # is far cheaper to paint than thousands of filled polygons.
+        self.shade = pg.ImageItem(axisOrder="row-major")
+        self.shade.setZValue(-10)
         self.band_low = pg.PlotDataItem(pen=None)
         self.band_high = pg.PlotDataItem(pen=None)
         self.band = pg.FillBetweenItem(self.band_low, self.band_high, brush=pg.mkBrush(BAND_COLOUR))
         self.flux_curve = pg.PlotDataItem(pen=pg.mkPen(FLUX_COLOUR, width=1), name="flux")
         self.model_curve = pg.PlotDataItem(pen=pg.mkPen(MODEL_COLOUR, width=1.5), name="foreground model")
         self.residual_curve = pg.PlotDataItem(pen=pg.mkPen(RESIDUAL_COLOUR, width=1), name="residual (flux − model)")
-        for item in (self.sky_curve, self.mask_curve):
-            self.plot.addItem(item, ignoreBounds=True)
+        self.plot.addItem(self.shade, ignoreBounds=True)
         self.plot.addItem(self.band)
         self.legend = self.plot.addLegend(offset=(10, 40), labelTextSize="9pt", labelTextColor=(30, 30, 30),
                                           brush=pg.mkBrush(255, 255, 255, 200))
@@ -117,7 +133,7 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         self.show_residual = True
         self.show_foreground = True
         self._state: ViewState | None = None
-        self._sky_x, self._sky_y = self._sky_arrays()
+        self._sky_strip = shade_strip(SHADE_WAVELENGTH_A, sky_mask_on_grid(), grid.WAVELENGTH_A)
         self._y_range = (0.0, 1.0)
 
     def _fg_line(self, colour, label: str, position: float) -> pg.InfiniteLine:
@@ -128,14 +144,6 @@ class SpectrumView(pg.GraphicsLayoutWidget):
             line.label.setFont(QFont("DejaVu Sans", 7))
         self.plot.addItem(line, ignoreBounds=True)
         return line
-
-    @staticmethod
-    def _sky_arrays() -> tuple[np.ndarray, np.ndarray]:
-        xs, ys = [], []
-        for lo, hi in sky_ranges_a():
-            xs += [lo, lo, hi, hi]
-            ys += [0.0, 1.0, 1.0, 0.0]
-        return np.asarray(xs), np.asarray(ys)
 
     # --- drawing ------------------------------------------------------------------------------------
     def show_state(self, state: ViewState, auto_range: bool = True, keep_x: bool = False) -> None:
@@ -175,17 +183,15 @@ class SpectrumView(pg.GraphicsLayoutWidget):
 
     def _draw_shading(self, state: ViewState) -> None:
         lo, hi = self._y_range
-        self.sky_curve.setData(self._sky_x, lo + self._sky_y * (hi - lo))
-        self.sky_curve.setFillLevel(lo)
-        xs, ys = [], []
-        for a, b in state.masked_ranges_a():
-            xs += [a, a, b, b]
-            ys += [0.0, 1.0, 1.0, 0.0]
-        if xs:
-            self.mask_curve.setData(np.asarray(xs), lo + np.asarray(ys) * (hi - lo))
-            self.mask_curve.setFillLevel(lo)
-        else:
-            self.mask_curve.setData([], [])
+        spectrum = state.spectrum
+        masked = shade_strip(SHADE_WAVELENGTH_A, spectrum.mask, spectrum.wavelength)
+        rgba = np.zeros((1, SHADE_WAVELENGTH_A.size, 4), dtype=np.uint8)
+        rgba[0, self._sky_strip] = SKY_COLOUR
+        rgba[0, masked] = MASK_COLOUR
+        self.shade.setImage(rgba, autoLevels=False)
+        step = SHADE_WAVELENGTH_A[1] - SHADE_WAVELENGTH_A[0]
+        self.shade.setRect(QRectF(float(SHADE_WAVELENGTH_A[0] - step / 2), lo,
+                                  float(SHADE_WAVELENGTH_A.size * step), hi - lo))
 
     def update_markers(self, state: ViewState) -> None:
         """Place the 12 markers at rest x (1 + z) with probability, S/N and colour; foreground at z_fg."""

@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="ONNX", help="ONNX line model (default: the installed model, "
                         "if any; without one the app runs in physics-only mode)")
     parser.add_argument("--no-model", action="store_true", help="physics-only mode even if a model is installed")
+    parser.add_argument("--start", metavar="TEXT", help="start at the first spectrum whose object id or file "
+                        "name contains TEXT")
     parser.add_argument("--screenshot", metavar="PNG", help="render the window with the first spectrum, "
                         "save it to PNG and exit")
     parser.add_argument("--screenshot-part", choices=("window", "spectrum", "stamps"), default="window",
@@ -83,6 +85,8 @@ def build_window(args: argparse.Namespace):
         window.statusBar().showMessage(note, 15000)
     paths = list(args.paths) or [str(SAMPLE_DIR)]
     window.open_paths(paths, remember=bool(args.paths))
+    if getattr(args, "start", None) and not window.go_to_text(args.start):
+        window.statusBar().showMessage(f"no spectrum matching {args.start!r} in the queue", 10000)
     return app, window
 
 

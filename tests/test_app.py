@@ -20,7 +20,7 @@ SAMPLE_COUNT = len([p for p in app_module.SAMPLE_DIR.iterdir() if p.name.endswit
 
 def make_args(paths=(), **extra):
     values = dict(paths=[str(p) for p in paths], labels=None, inspector="tester", model=None, no_model=True,
-                  screenshot=None, screenshot_part="window", size="1200x800")
+                  screenshot=None, screenshot_part="window", size="1200x800", start=None)
     values.update(extra)
     return argparse.Namespace(**values)
 
@@ -237,3 +237,10 @@ def test_screenshot_option_writes_a_png(qtbot, tmp_path, db, data_dir):
 
     image = QImage(str(out))
     assert image.width() == 900 and image.height() == 600
+
+
+def test_start_option_opens_at_the_matching_spectrum(open_window):
+    window = open_window(start="9001")
+    assert window.state.spectrum.object_id.endswith("-9001")
+    # the synthetic lens: the physics search finds the injected redshift
+    assert window.state.z == pytest.approx(0.6234, abs=2e-3)

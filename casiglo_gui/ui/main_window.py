@@ -372,6 +372,15 @@ class MainWindow(QMainWindow):
             self.queue.go_to(self.queue.visible[-1])
             self.show_current()
 
+    def go_to_text(self, text: str) -> bool:
+        """Show the first item whose object id or file name contains ``text``; False when none does."""
+        for i, item in enumerate(self.queue.items):
+            if text in item.object_id or text in Path(item.path).name:
+                self.queue.go_to(i)
+                self.show_current()
+                return True
+        return False
+
     @staticmethod
     def _key(item: QueueItem) -> tuple:
         return (item.path, item.index, item.spaxel)

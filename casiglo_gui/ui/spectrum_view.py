@@ -21,8 +21,9 @@ MODEL_COLOUR = (200, 40, 40)
 RESIDUAL_COLOUR = (20, 90, 200)
 BAND_COLOUR = (20, 90, 200, 50)
 SKY_COLOUR = (120, 120, 255, 40)
-MASK_COLOUR = (120, 120, 120, 70)
+MASK_COLOUR = (150, 150, 150, 45)
 FG_EMISSION_COLOUR = (0, 140, 60)
+FG_LABELLED_LINES = ("oii_3730", "hbeta", "oiii_5008", "halpha", "sii_6718")
 FG_ABSORPTION_COLOUR = (200, 120, 0)
 
 
@@ -116,12 +117,18 @@ class SpectrumView(pg.GraphicsLayoutWidget):
             self.plot.addItem(line, ignoreBounds=True)
             self.markers.append(line)
 
-        self.fg_markers: list[pg.InfiniteLine] = []
-        for i, key in enumerate(LINE_KEYS):
-            self.fg_markers.append(self._fg_line(FG_EMISSION_COLOUR, "" if i % 2 else f"fg {LINE_LABELS[key]}",
-                                                 0.04 + 0.05 * (i % 3)))
+        # Foreground (z_fg) features: two multi-segment curves and a few labels, cheaper than 17 InfiniteLines.
+        dash = pg.QtCore.Qt.PenStyle.DashLine
+        self.fg_emission = pg.PlotDataItem(pen=pg.mkPen(FG_EMISSION_COLOUR, width=1, style=dash), connect="pairs")
+        self.fg_absorption = pg.PlotDataItem(pen=pg.mkPen(FG_ABSORPTION_COLOUR, width=1, style=dash), connect="pairs")
+        self.plot.addItem(self.fg_emission, ignoreBounds=True)
+        self.plot.addItem(self.fg_absorption, ignoreBounds=True)
+        self.fg_labels: list[tuple[pg.TextItem, float]] = []
+        for i, key in enumerate(FG_LABELLED_LINES):
+            self.fg_labels.append((self._fg_label(f"fg {LINE_LABELS[key]}", FG_EMISSION_COLOUR), 0.04 * (i % 2)))
         for i, name in enumerate(FOREGROUND_ABSORPTION_A):
-            self.fg_markers.append(self._fg_line(FG_ABSORPTION_COLOUR, f"fg {name}", 0.2 + 0.05 * (i % 3)))
+            self.fg_labels.append((self._fg_label(f"fg {name}", FG_ABSORPTION_COLOUR), 0.085 + 0.04 * (i % 2)))
+        self.fg_markers = [self.fg_emission, self.fg_absorption] + [label for label, _ in self.fg_labels]
 
         self.caption = pg.TextItem(anchor=(0, 0), color=(30, 30, 30))
         self.caption.setFont(QFont("DejaVu Sans", 9))
@@ -136,14 +143,11 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         self._sky_strip = shade_strip(SHADE_WAVELENGTH_A, sky_mask_on_grid(), grid.WAVELENGTH_A)
         self._y_range = (0.0, 1.0)
 
-    def _fg_line(self, colour, label: str, position: float) -> pg.InfiniteLine:
-        line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(colour, width=1, style=pg.QtCore.Qt.PenStyle.DashLine),
-                               label=label or None,
-                               labelOpts={"position": position, "color": colour, "anchors": [(0, 1), (0, 1)]} if label else None)
-        if label:
-            line.label.setFont(QFont("DejaVu Sans", 7))
-        self.plot.addItem(line, ignoreBounds=True)
-        return line
+    def _fg_label(self, text: str, colour) -> pg.TextItem:
+        label = pg.TextItem(text, anchor=(0, 1), color=colour, fill=pg.mkBrush(255, 255, 255, 190))
+        label.setFont(QFont("DejaVu Sans", 7))
+        self.plot.addItem(label, ignoreBounds=True)
+        return label
 
     # --- drawing ------------------------------------------------------------------------------------
     def show_state(self, state: ViewState, auto_range: bool = True, keep_x: bool = False) -> None:
@@ -207,9 +211,7 @@ class SpectrumView(pg.GraphicsLayoutWidget):
             line.setPen(pg.mkPen(colour, width=2 if math.isfinite(p) and p >= 0.5 else 1.2))
             line.label.setText(text)
             line.label.setColor(QColor(colour.red() // 2, colour.green() // 2, colour.blue() // 2))
-        fg_positions = list(state.foreground_emission_wavelengths()) + list(state.foreground_absorption().values())
-        for line, x in zip(self.fg_markers, fg_positions):
-            line.setValue(float(x) if math.isfinite(x) else -1.0)
+        self._place_foreground(state)
         self.top_axis.set_redshift(state.z)
         err = f" ± {state.z_err:.5f}" if math.isfinite(state.z_err) else ""
         source = state.probability_source
@@ -218,6 +220,22 @@ class SpectrumView(pg.GraphicsLayoutWidget):
             f"probabilities from: {source}   smoothing: {2 * state.smoothing_half_width + 1} px   "
             f"vacuum wavelengths")
         self._place_caption()
+
+    def _place_foreground(self, state: ViewState) -> None:
+        lo, hi = self._y_range
+        reach = 10 * (hi - lo)  # segments far beyond the view: zooming out keeps them full height
+
+        def segments(xs):
+            xs = np.asarray([x for x in xs if math.isfinite(x)], dtype=np.float64)
+            return np.repeat(xs, 2), np.tile([lo - reach, hi + reach], xs.size)
+
+        emission = state.foreground_emission_wavelengths()
+        absorption = list(state.foreground_absorption().values())
+        self.fg_emission.setData(*segments(emission))
+        self.fg_absorption.setData(*segments(absorption))
+        positions = [emission[LINE_KEYS.index(k)] for k in FG_LABELLED_LINES] + absorption
+        for (label, frac), x in zip(self.fg_labels, positions):
+            label.setPos(float(x) if math.isfinite(x) else -1e4, lo + frac * (hi - lo))
 
     def _place_caption(self, *args) -> None:
         (x0, _x1), (_y0, y1) = self.plot.getViewBox().viewRange()
@@ -232,8 +250,8 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         self.model_curve.setVisible(self.show_model)
         self.residual_curve.setVisible(self.show_residual)
         self.band.setVisible(self.show_flux or self.show_residual)
-        for line in self.fg_markers:
-            line.setVisible(self.show_foreground)
+        for item in self.fg_markers:
+            item.setVisible(self.show_foreground)
 
     def set_visibility(self, flux: bool | None = None, model: bool | None = None, residual: bool | None = None,
                        foreground: bool | None = None) -> None:

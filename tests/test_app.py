@@ -244,3 +244,30 @@ def test_start_option_opens_at_the_matching_spectrum(open_window):
     assert window.state.spectrum.object_id.endswith("-9001")
     # the synthetic lens: the physics search finds the injected redshift
     assert window.state.z == pytest.approx(0.6234, abs=2e-3)
+
+
+def _toy_models():
+    spec = importlib.util.spec_from_file_location("cnn_onnx_toy", Path(__file__).parent / "cnn_onnx_toy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_with_a_model_probabilities_are_labelled_as_the_models(open_window, tmp_path, data_dir):
+    toy = _toy_models()
+    model = toy.write_toy_model(tmp_path / "toy.onnx")
+    window = open_window([data_dir / "sdss" / "spec-0266-51602-0013.fits"], model=str(model), no_model=False)
+    assert "model toy-1" in window.model_status.text()
+    assert window.state.detection.detector == "combined"
+    assert window.state.probability_source == "model"
+    assert "toy-1" in window.info_label.text()
+    assert "probabilities from: model" in window.spectrum_view.caption.textItem.toPlainText()
+
+
+def test_a_mismatched_model_is_refused_and_the_app_runs_physics_only(open_window, tmp_path, data_dir):
+    toy = _toy_models()
+    model = toy.write_toy_model(tmp_path / "bad.onnx", toy.good_metadata(npix="4000"))
+    window = open_window([data_dir / "sdss" / "spec-0266-51602-0013.fits"], model=str(model), no_model=False)
+    status = window.model_status.text()
+    assert "physics-only" in status and "model refused" in status
+    assert window.state.probability_source == "fit"

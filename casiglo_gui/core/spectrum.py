@@ -12,6 +12,9 @@ IVAR_UNIT = "1/(1e-17 erg/s/cm^2/Angstrom)^2"
 # Flags a reader may set on a spectrum it could read but that needs a caveat.
 FLAG_NO_FOREGROUND_MODEL = "no_foreground_model"
 FLAG_PARTIAL_COVERAGE = "partial_coverage"
+# Set on a member of a multi-spectrum file (MaNGA table row, cube spaxel) with no usable pixel; such a
+# member is returned (never silently dropped) with mask all True. Single-spectrum files raise instead.
+FLAG_ALL_MASKED = "all_masked"
 
 
 @dataclass
@@ -77,6 +80,11 @@ class Spectrum:
     @property
     def has_foreground_model(self) -> bool:
         return self.model is not None
+
+    @property
+    def is_usable(self) -> bool:
+        """False when no pixel is good (see ``FLAG_ALL_MASKED``): nothing to search for lines in."""
+        return FLAG_ALL_MASKED not in self.flags and not bool(np.all(self.mask))
 
     @property
     def residual(self) -> np.ndarray:

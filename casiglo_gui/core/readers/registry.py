@@ -1,32 +1,46 @@
-"""One registry of readers. Each reader is a cheap identifier (looks at headers) plus a loader."""
+"""One registry of readers. Each reader is a cheap identifier (looks at HDU names and headers, never at the
+file name) plus a loader. The registry owns the boundary: whatever goes wrong inside a FITS library or a
+loader leaves here as a :class:`~casiglo_gui.core.errors.SpectrumReadError` naming the file and the reason.
+"""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from astropy.io import fits
-
 from ..errors import SpectrumReadError
 from ..spectrum import Spectrum
+from .fitsfile import FALLBACK_BACKEND, FITS_ERRORS, FitsSource, backend_chain, open_fits
+
+FITS_MAGIC = b"SIMPLE  ="
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True)
 class Reader:
+    """A registered format.
+
+    ``identify(source) -> bool`` must be cheap and decide from content only; ``load(source, path)``
+    yields (or returns a list of) :class:`Spectrum`. A format that is recognised but cannot give spectra
+    (e.g. MaNGA DAP MAPS) registers a loader that raises ``SpectrumReadError`` with the reason.
+    """
+
     name: str
-    identify: Callable[[fits.HDUList], bool]
-    load: Callable[[fits.HDUList, str], list[Spectrum]]
+    identify: Callable[[FitsSource], bool]
+    load: Callable[[FitsSource, str], "list[Spectrum] | Iterator[Spectrum]"]
     priority: int = 0
 
 
 READERS: list[Reader] = []
 
 
-def register_reader(name: str, identify: Callable[[fits.HDUList], bool], priority: int = 0):
-    """Decorator registering ``load(hdul, path) -> list[Spectrum]`` under ``name``."""
+def register_reader(name: str, identify: Callable[[FitsSource], bool], priority: int = 0):
+    """Decorator registering ``load(source, path)`` under ``name`` (higher priority is tried first)."""
 
     def decorate(load):
+        READERS[:] = [r for r in READERS if r.name != name]
         READERS.append(Reader(name, identify, load, priority))
         READERS.sort(key=lambda r: -r.priority)
         return load
@@ -34,54 +48,142 @@ def register_reader(name: str, identify: Callable[[fits.HDUList], bool], priorit
     return decorate
 
 
-def _open(path: str | Path) -> fits.HDUList:
-    path = str(path)
+def check_file(path: str) -> None:
+    """Refuse, with a specific reason, paths that cannot be a FITS file before any library sees them."""
     if not os.path.exists(path):
         raise SpectrumReadError(path, "file not found")
     if os.path.isdir(path):
         raise SpectrumReadError(path, "is a folder, not a file")
-    if os.path.getsize(path) == 0:
-        raise SpectrumReadError(path, "file is empty")
+    size = os.path.getsize(path)
+    if size == 0:
+        raise SpectrumReadError(path, "file is empty (0 bytes)")
     try:
-        hdul = fits.open(path, memmap=False, lazy_load_hdus=False)
-    except (OSError, ValueError, TypeError, IndexError, KeyError, EOFError) as exc:
-        raise SpectrumReadError(path, f"not a readable FITS file ({exc})") from None
-    return hdul
+        with open(path, "rb") as handle:
+            head = handle.read(len(FITS_MAGIC))
+    except OSError as exc:
+        raise SpectrumReadError(path, f"cannot be opened ({exc.strerror or exc})") from None
+    if head.startswith(GZIP_MAGIC):
+        return  # the FITS libraries decompress transparently; they judge the content
+    if head != FITS_MAGIC:
+        raise SpectrumReadError(path, "not a FITS file (it does not start with 'SIMPLE  =')")
+    if size % 2880 != 0:
+        raise SpectrumReadError(path, f"truncated FITS file ({size} bytes is not a whole number of "
+                                      "2880-byte FITS blocks)")
 
 
-def identify(hdul: fits.HDUList) -> Reader | None:
-    """The highest-priority reader whose identifier accepts ``hdul``; identifiers that raise count as no."""
+def open_source(path: str | Path, backend: str | None = None) -> FitsSource:
+    """Open ``path`` with one back-end (default: fitsio, else astropy) after :func:`check_file`; damaged
+    files raise ``SpectrumReadError``."""
+    path = str(path)
+    check_file(path)
+    try:
+        return open_fits(path, backend or FALLBACK_BACKEND)
+    except FITS_ERRORS as exc:
+        raise SpectrumReadError(path, f"not a readable FITS file ({_describe(exc)})") from None
+
+
+def _describe(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if len(text) > 200:
+        text = text[:200] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def identify(source: FitsSource) -> Reader | None:
+    """The highest-priority reader whose identifier accepts ``source``; identifiers that raise count as no."""
     for reader in READERS:
         try:
-            if reader.identify(hdul):
+            if reader.identify(source):
                 return reader
-        except Exception:  # an identifier must never decide by crashing
+        except Exception:  # an identifier must never decide by crashing (specutils' rule)
             continue
     return None
 
 
-def read_spectra(path: str | Path) -> list[Spectrum]:
-    """Read every spectrum in ``path``.
+def identify_path(path: str | Path, backend: str | None = None) -> str | None:
+    """Name of the reader that would read ``path``, or None; raises ``SpectrumReadError`` if unreadable."""
+    with open_source(path, backend) as source:
+        reader = identify(source)
+    return None if reader is None else reader.name
+
+
+def iter_spectra(path: str | Path, backend: str | None = None) -> Iterator[Spectrum]:
+    """Yield the spectra in ``path`` one by one (MaNGA cubes are read spaxel by spaxel).
+
+    Parameters
+    ----------
+    path : str or Path
+        A FITS file (``.gz`` is decompressed transparently).
+    backend : {"direct", "fitsio", "astropy"}, optional
+        FITS library. By default the fast direct reader is tried first on uncompressed files and fitsio
+        (or astropy) reads whatever it cannot; all give identical spectra.
+
+    Raises
+    ------
+    SpectrumReadError
+        Missing, empty, non-FITS, truncated or unrecognised file, or unusable data.
+    """
+    path = str(path)
+    check_file(path)
+    try:
+        chain = backend_chain(path, backend)
+    except OSError as exc:
+        raise SpectrumReadError(path, f"cannot be opened ({exc.strerror or exc})") from None
+    for attempt, name in enumerate(chain):
+        yielded = False
+        try:
+            for spectrum in _iter_with(path, name):
+                yielded = True
+                yield spectrum
+            return
+        except SpectrumReadError:
+            # A later back-end gets its chance unless spectra were already handed out (no duplicates).
+            if yielded or attempt == len(chain) - 1:
+                raise
+
+
+def _iter_with(path: str, backend: str) -> Iterator[Spectrum]:
+    source = open_source(path, backend)
+    try:
+        reader = identify(source)
+        if reader is None:
+            names = ", ".join(n or "(unnamed)" for n in source.names)
+            raise SpectrumReadError(path, f"not a recognised spectrum file (HDUs: {names})")
+        try:
+            yield from reader.load(source, path)
+        except SpectrumReadError:
+            raise
+        except FITS_ERRORS as exc:
+            raise SpectrumReadError(path, f"{reader.name} file could not be read ({_describe(exc)})") from None
+    finally:
+        try:
+            source.close()
+        except FITS_ERRORS:
+            pass
+
+
+def read_spectra(path: str | Path, backend: str | None = None) -> list[Spectrum]:
+    """Read every spectrum in ``path``: one for a spec file, one per row of a MaNGA test-spectra table,
+    one per spaxel with data for a MaNGA LOGCUBE (use :func:`casiglo_gui.core.readers.open_cube` to
+    pick spaxels or apertures instead).
+
+    A multi-spectrum file never drops an unusable member silently: such a spectrum comes back with
+    ``mask`` all True and the ``all_masked`` flag. A single-spectrum file with no usable pixel raises.
 
     Raises
     ------
     SpectrumReadError
         For a missing, empty, non-FITS, truncated or unrecognised file, or unusable data.
     """
-    path = str(path)
-    with _open(path) as hdul:
-        reader = identify(hdul)
-        if reader is None:
-            names = [h.name for h in hdul]
-            raise SpectrumReadError(path, f"not a recognised spectrum file (HDUs: {', '.join(names)})")
-        try:
-            return reader.load(hdul, path)
-        except SpectrumReadError:
-            raise
-        except (OSError, ValueError, TypeError, IndexError, KeyError, EOFError) as exc:
-            raise SpectrumReadError(path, f"{reader.name} file could not be read ({exc})") from None
+    return list(iter_spectra(path, backend))
 
 
-def read_spectrum(path: str | Path) -> Spectrum:
+def read_spectrum(path: str | Path, backend: str | None = None) -> Spectrum:
     """Read the single spectrum in ``path`` (the first one for multi-spectrum files)."""
-    return read_spectra(path)[0]
+    spectra = iter_spectra(path, backend)
+    try:
+        return next(spectra)
+    except StopIteration:
+        raise SpectrumReadError(str(path), "file holds no spectrum") from None
+    finally:
+        spectra.close()

@@ -3,108 +3,192 @@
 HDU1 ``COADD``: flux, loglam, ivar, and_mask, wdisp, sky, model. HDU2 ``SPECOBJ`` (SDSS-I/II) or
 ``SPALL`` (BOSS/eBOSS): Z, PLATE, MJD, FIBERID, PLUG_RA, PLUG_DEC, CLASS. The object position is
 PLUG_RA/PLUG_DEC; the primary header's RA/DEC is the plate centre.
+
+Only the COADD columns and the HDU2 cells used are read; the per-exposure HDUs of full files, the
+SPZLINE table and the other ~230 HDU2 columns are never touched.
 """
 from __future__ import annotations
 
 import numpy as np
-from astropy.io import fits
 
 from .. import grid
 from ..errors import SpectrumReadError
 from ..spectrum import FLAG_NO_FOREGROUND_MODEL, FLAG_PARTIAL_COVERAGE, Spectrum
+from .fitsfile import FitsSource
 from .registry import register_reader
 
 REQUIRED_COLUMNS = ("flux", "loglam", "ivar")
+OPTIONAL_COLUMNS = ("and_mask", "model", "wdisp", "sky")
+INFO_COLUMNS = ("Z", "PLATE", "MJD", "FIBERID", "PLUG_RA", "PLUG_DEC", "CLASS", "SUBCLASS", "ZWARNING")
+INFO_HDU_NAMES = ("SPECOBJ", "SPALL")
+# First plate of SDSS-IV eBOSS; BOSS (SDSS-III) plates are below it.
+FIRST_EBOSS_PLATE = 7283
+# A step further than this fraction of 1e-4 dex from it means a different (e.g. linear) wavelength grid.
+MAX_STEP_DEVIATION = 0.05
+# No survey covers the whole model grid (SDSS-I/II spectra cover ~84% of it, BOSS ~99.6%); a spectrum is
+# flagged partial_coverage when it covers less than this fraction, e.g. spec-1931-53358-0251 (63%).
+FULL_COVERAGE_FRACTION = 0.75
 
 
-def _is_spec_file(hdul: fits.HDUList) -> bool:
-    return (len(hdul) >= 3 and hdul[1].name == "COADD" and hdul[2].name in ("SPECOBJ", "SPALL"))
+def grid_coverage(shift: int, n_pixels: int) -> float:
+    """Fraction of the model grid's pixels that a spectrum of ``n_pixels`` at ``shift`` covers."""
+    covered = min(shift + n_pixels, grid.N_PIXELS) - max(shift, 0)
+    return max(covered, 0) / grid.N_PIXELS
 
 
-def _column(table, names_lower: dict[str, str], name: str):
-    real = names_lower.get(name)
-    if real is None:
-        return None
-    return np.asarray(table[real]).astype(np.float32 if name != "loglam" else np.float64)
+def is_spec_file(source: FitsSource) -> bool:
+    return len(source) >= 3 and source.names[1] == "COADD" and source.names[2] in INFO_HDU_NAMES
 
 
-def _scalar(row, names: dict[str, str], key: str, default=np.nan):
-    real = names.get(key.lower())
-    if real is None:
+def _first(values: dict, key: str, default):
+    column = values.get(key.lower())
+    if column is None or column.shape[0] == 0:
         return default
-    value = row[real]
-    if isinstance(value, (bytes, np.bytes_)):
-        value = value.decode(errors="replace")
-    if isinstance(value, str):
-        return value.strip()
-    return value
+    value = column[0]
+    if isinstance(value, np.ndarray):  # a vector cell where a scalar was expected
+        return default
+    return value.item() if isinstance(value, np.generic) else value
 
 
-@register_reader("sdss-spec", _is_spec_file, priority=10)
-def load_spec(hdul: fits.HDUList, path: str) -> list[Spectrum]:
-    coadd = hdul[1].data
-    if coadd is None or len(coadd) == 0:
-        raise SpectrumReadError(path, "COADD table is empty")
-    names = {n.lower(): n for n in coadd.columns.names}
-    missing = [c for c in REQUIRED_COLUMNS if c not in names]
-    if missing:
-        raise SpectrumReadError(path, f"COADD table lacks column(s) {', '.join(missing)}")
-    flux = _column(coadd, names, "flux")
-    loglam = _column(coadd, names, "loglam")
-    ivar = _column(coadd, names, "ivar")
-    model = _column(coadd, names, "model")
-    wdisp = _column(coadd, names, "wdisp")
-    sky = _column(coadd, names, "sky")
-    and_mask = names.get("and_mask")
-    and_mask = np.asarray(coadd[and_mask]) if and_mask else np.zeros(flux.shape, dtype=np.int32)
+def _finite_or_nan(value) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+    return value if np.isfinite(value) else float("nan")
 
+
+def _int_or(value, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return default
+
+
+def _integer(values: dict, key: str, header, header_key: str, path: str) -> int:
+    value = _first(values, key, None)
+    if value is None:
+        value = header.get(header_key)
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise SpectrumReadError(path, f"{key} is missing from HDU2 and the primary header") from None
+
+
+def check_loglam(loglam: np.ndarray, path: str) -> int:
+    """Validate a log10-wavelength column and return its model-grid shift.
+
+    Raises
+    ------
+    SpectrumReadError
+        Non-finite or non-increasing values, a step other than 1e-4 dex, an offset from the grid's
+        pixel centres, or no overlap with the model grid.
+    """
     if not np.all(np.isfinite(loglam)):
         raise SpectrumReadError(path, "loglam column has non-finite values")
-    if loglam.size > 1 and not np.all(np.diff(loglam) > 0):
-        raise SpectrumReadError(path, "loglam column is not increasing")
+    if loglam.size > 1:
+        steps = np.diff(loglam)
+        if not np.all(steps > 0):
+            raise SpectrumReadError(path, "loglam column is not increasing")
+        worst = float(np.max(np.abs(steps - grid.DLOGLAM)))
+        if worst > MAX_STEP_DEVIATION * grid.DLOGLAM:
+            raise SpectrumReadError(
+                path, f"wrong loglam step: expected {grid.DLOGLAM:g} dex per pixel, found steps up to "
+                      f"{worst + grid.DLOGLAM:.3g} dex off (not on the model grid)")
     try:
         shift = grid.pixel_shift(loglam[0])
-        steps = np.diff(loglam)
-        if steps.size and np.max(np.abs(steps - grid.DLOGLAM)) > 0.05 * grid.DLOGLAM:
-            raise grid.OffGridError("wavelength step differs from 1e-4 dex")
     except grid.OffGridError as exc:
         raise SpectrumReadError(path, f"wavelengths not on the 1e-4 dex model grid: {exc}") from None
+    if shift >= grid.N_PIXELS or shift + loglam.size <= 0:
+        raise SpectrumReadError(path, f"spectrum ({10 ** loglam[0]:.0f}-{10 ** loglam[-1]:.0f} A) does not "
+                                      "overlap the model grid")
+    return shift
 
-    bad = (and_mask != 0) | ~np.isfinite(flux) | ~np.isfinite(ivar) | (ivar <= 0)
+
+def pixel_mask(flux: np.ndarray, ivar: np.ndarray, and_mask: np.ndarray | None,
+               model: np.ndarray | None) -> np.ndarray:
+    """True = bad: pipeline and_mask set, ivar <= 0, or a non-finite flux, ivar or model value."""
+    bad = ~np.isfinite(flux) | ~np.isfinite(ivar) | (ivar <= 0)
+    if and_mask is not None:
+        bad |= and_mask != 0
+    if model is not None:
+        bad |= ~np.isfinite(model)
+    return bad
+
+
+def refuse_unusable(flux: np.ndarray, ivar: np.ndarray, bad: np.ndarray, path: str) -> None:
+    """Raise for a single-spectrum file that has nothing usable in it, saying why."""
     if not np.any(np.isfinite(flux)):
         raise SpectrumReadError(path, "flux is NaN or infinite at every pixel")
+    if not np.any(np.isfinite(ivar) & (ivar > 0)):
+        raise SpectrumReadError(path, "ivar is zero at every pixel (dead or unplugged fibre)")
     if np.all(bad):
-        reason = "ivar is zero at every pixel (dead fibre?)" if not np.any(ivar > 0) else "every pixel is masked"
-        raise SpectrumReadError(path, reason)
+        raise SpectrumReadError(path, "every pixel is masked (and_mask, ivar or non-finite values)")
 
-    info = hdul[2].data
-    if info is None or len(info) == 0:
-        raise SpectrumReadError(path, f"{hdul[2].name} table is empty")
-    inames = {n.lower(): n for n in info.columns.names}
-    row = info[0]
-    plate = int(_scalar(row, inames, "PLATE", -1))
-    mjd = int(_scalar(row, inames, "MJD", -1))
-    fiber = int(_scalar(row, inames, "FIBERID", -1))
-    z_fg = np.float64(_scalar(row, inames, "Z"))
-    ra = float(_scalar(row, inames, "PLUG_RA"))
-    dec = float(_scalar(row, inames, "PLUG_DEC"))
-    survey = "sdss" if hdul[2].name == "SPECOBJ" else ("eboss" if plate >= 7283 else "boss")
+
+@register_reader("sdss-spec", is_spec_file, priority=10)
+def load_spec(source: FitsSource, path: str) -> list[Spectrum]:
+    """Read one ``spec-*.fits`` file (lite or full) into a :class:`Spectrum`."""
+    n = source.nrows(1)
+    if n <= 0:
+        raise SpectrumReadError(path, "COADD table is empty")
+    columns = source.read_columns(1, REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise SpectrumReadError(path, f"COADD table lacks required column(s) {', '.join(missing)}")
+    for name, column in columns.items():
+        if column.ndim != 1:
+            raise SpectrumReadError(path, f"COADD column {name} is not one value per pixel")
+        if column.dtype.kind not in "fiub":
+            raise SpectrumReadError(path, f"COADD column {name} holds {column.dtype} values, not real numbers")
+    flux = columns["flux"].astype(np.float32, copy=False)
+    loglam = columns["loglam"].astype(np.float64)
+    ivar = columns["ivar"].astype(np.float32, copy=False)
+    model = columns.get("model")
+    model = None if model is None else model.astype(np.float32, copy=False)
+    wdisp = columns.get("wdisp")
+    wdisp = None if wdisp is None else wdisp.astype(np.float32, copy=False)
+    sky = columns.get("sky")
+    sky = None if sky is None else sky.astype(np.float32, copy=False)
+    and_mask = columns.get("and_mask")
+
+    shift = check_loglam(loglam, path)
+    bad = pixel_mask(flux, ivar, and_mask, model)
+    refuse_unusable(flux, ivar, bad, path)
+    ivar = np.where(np.isfinite(ivar) & (ivar > 0), ivar, np.float32(0)).astype(np.float32, copy=False)
+
+    hdu2 = source.names[2]
+    if source.nrows(2) <= 0:
+        raise SpectrumReadError(path, f"{hdu2} table is empty")
+    info = source.read_columns(2, INFO_COLUMNS, rows=[0])
+    if "z" not in info:
+        raise SpectrumReadError(path, f"{hdu2} table lacks the Z column (pipeline redshift)")
+    primary = source.header(0)
+    plate = _integer(info, "PLATE", primary, "PLATEID", path)
+    mjd = _integer(info, "MJD", primary, "MJD", path)
+    fiber = _integer(info, "FIBERID", primary, "FIBERID", path)
+    z_fg = np.float64(_finite_or_nan(_first(info, "Z", np.nan)))
+    survey = "sdss" if hdu2 == "SPECOBJ" else ("eboss" if plate >= FIRST_EBOSS_PLATE else "boss")
 
     flags = set()
     if model is None:
         flags.add(FLAG_NO_FOREGROUND_MODEL)
-    lo, hi = shift, shift + flux.shape[0]
-    if lo > 0 or hi < grid.N_PIXELS:
+    coverage = grid_coverage(shift, n)
+    if coverage < FULL_COVERAGE_FRACTION:
         flags.add(FLAG_PARTIAL_COVERAGE)
     meta = {
         "plate": plate, "mjd": mjd, "fiber": fiber,
-        "class": _scalar(row, inames, "CLASS", ""), "subclass": _scalar(row, inames, "SUBCLASS", ""),
-        "zwarning": int(_scalar(row, inames, "ZWARNING", 0)), "hdu2": hdul[2].name,
-        "run2d": str(hdul[0].header.get("RUN2D", "")),
+        "class": str(_first(info, "CLASS", "")), "subclass": str(_first(info, "SUBCLASS", "")),
+        "zwarning": _int_or(_first(info, "ZWARNING", 0), -1),
+        "hdu2": hdu2, "run2d": str(primary.get("RUN2D", "")).strip(),
+        "grid_coverage": round(coverage, 4), "fits_backend": source.backend,
     }
+    if source.warnings:
+        meta["fits_warnings"] = list(source.warnings)
     return [Spectrum(
-        wavelength=10.0 ** loglam, flux=flux, ivar=np.where(np.isfinite(ivar), ivar, 0).astype(np.float32),
-        model=model, mask=bad, object_id=f"{plate:04d}-{mjd:05d}-{fiber:04d}", ra=ra, dec=dec,
+        wavelength=10.0 ** loglam, flux=flux, ivar=ivar, model=model, mask=bad,
+        object_id=f"{plate:04d}-{mjd:05d}-{fiber:04d}",
+        ra=_finite_or_nan(_first(info, "PLUG_RA", np.nan)), dec=_finite_or_nan(_first(info, "PLUG_DEC", np.nan)),
         z_fg=z_fg, source=path, survey=survey, grid_shift=shift, wdisp=wdisp, sky=sky,
         flags=flags, meta=meta,
     )]

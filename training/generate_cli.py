@@ -66,7 +66,7 @@ def build_config(args) -> SyntheticConfig:
     return SyntheticConfig.from_dict(data)
 
 
-def build_backgrounds(args) -> tuple[dict, dict]:
+def build_backgrounds(args, config: SyntheticConfig) -> tuple[dict, dict]:
     """Background sources named in ``--backgrounds`` and a JSON-ready description of them."""
     kinds = [k.strip() for k in args.backgrounds.split(",") if k.strip()]
     unknown = set(kinds) - set(BACKGROUND_KINDS[:3])
@@ -75,7 +75,7 @@ def build_backgrounds(args) -> tuple[dict, dict]:
     sources, info = {}, {}
     real = None
     if "real" in kinds or ("pca" in kinds and not (args.pca_model and Path(args.pca_model).exists())):
-        real = RealResidualBackground.from_files(args.real_dir)
+        real = RealResidualBackground.from_files(args.real_dir, clip_nsigma=config.real_clip_nsigma)
         info["real"] = {"n_spectra": len(real), "skipped": len(real.skipped), "dirs": args.real_dir or "default"}
     if "parametric" in kinds:
         sources["parametric"] = ParametricBackground()
@@ -97,7 +97,7 @@ def build_backgrounds(args) -> tuple[dict, dict]:
 def run(args) -> int:
     try:
         config = build_config(args)
-        sources, info = build_backgrounds(args)
+        sources, info = build_backgrounds(args, config)
     except (ValueError, OSError, json.JSONDecodeError) as exc:
         print(f"casiglo-train generate: {exc}", file=sys.stderr)
         return 2

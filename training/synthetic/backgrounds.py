@@ -243,10 +243,14 @@ class RealResidualBackground(BackgroundSource):
         return len(self.z_fg)
 
     @classmethod
-    def from_files(cls, paths=None, seed: int = 0, max_files: int | None = None) -> "RealResidualBackground":
-        """Read spec files (or folders of them) with the app's readers; skip unreadable ones with a warning.
+    def from_files(cls, paths=None, seed: int = 0, max_files: int | None = None,
+                   clip_nsigma: float = CLIP_NSIGMA) -> "RealResidualBackground":
+        """Read spec files (or folders of them) with the app's readers; unreadable ones are skipped and
+        listed in ``.skipped`` (also logged).
 
         Spectra without a foreground model, or too few good pixels, are skipped: they have no residual.
+        ``clip_nsigma`` is the outlier threshold of the rolling cleaning (paper: 3; note that 3 also trims
+        the normal tails of pure noise, a higher value keeps them).
         """
         if paths is None:
             files = default_real_paths()
@@ -273,7 +277,7 @@ class RealResidualBackground(BackgroundSource):
                 if np.count_nonzero(g.ivar > 0) < 1000:
                     skipped.append(f"{path}: fewer than 1000 good pixels")
                     continue
-                cleaned, _ = rolling_sigma_clip(g.residual, g.ivar, rng)
+                cleaned, _ = rolling_sigma_clip(g.residual, g.ivar, rng, nsigma=clip_nsigma)
                 res.append(cleaned)
                 iv.append(g.ivar)
                 art.append(g.residual - cleaned)

@@ -55,6 +55,8 @@ class SyntheticConfig:
         Folders/files of real spec files for "real"/"pca" (default: ``backgrounds.default_real_paths()``).
     pca_model : str, optional
         A saved :class:`PCABackground` (.npz) for "pca".
+    real_clip_nsigma : float
+        Threshold of the rolling-window outlier cleaning of real residuals (paper: 3).
     keep_real_artifacts : bool
         Keep the sky residuals and cosmic rays of real backgrounds (hard negatives) instead of replacing
         pixels beyond 3 sigma in a rolling 200 A window.
@@ -93,6 +95,7 @@ class SyntheticConfig:
     background_sources: tuple[str, ...] = ("parametric",)
     real_dirs: tuple[str, ...] | None = None
     pca_model: str | None = None
+    real_clip_nsigma: float = 3.0
     keep_real_artifacts: bool = False
     real_z_fg_mode: str = "mixed"
     noise_scale_dex: float = 0.5

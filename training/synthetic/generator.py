@@ -95,12 +95,13 @@ _BUILT_SOURCES: dict = {}
 def sources_from_config(config: SyntheticConfig) -> dict[str, BackgroundSource]:
     """The sources named in ``config.background_sources``, built once per process (reading real files
     takes seconds) and cached."""
-    key = (tuple(config.background_sources), config.real_dirs, config.pca_model)
+    key = (tuple(config.background_sources), config.real_dirs, config.pca_model, config.real_clip_nsigma)
     if key not in _BUILT_SOURCES:
         sources: dict[str, BackgroundSource] = {}
         real = None
         if "real" in key[0] or ("pca" in key[0] and not config.pca_model):
-            real = RealResidualBackground.from_files(list(config.real_dirs) if config.real_dirs else None)
+            real = RealResidualBackground.from_files(list(config.real_dirs) if config.real_dirs else None,
+                                                     clip_nsigma=config.real_clip_nsigma)
         for kind in key[0]:
             if kind == "parametric":
                 sources[kind] = ParametricBackground()

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import SpectrumReadError
 from ..spectrum import FLAG_ALL_MASKED, FLAG_NO_FOREGROUND_MODEL, Spectrum
-from .fitsfile import FITS_ERRORS, FitsSource, native
+from .fitsfile import FITS_ERRORS, FitsSource, astropy_fits, native
 from .registry import check_file, register_reader
 from .sdss import check_loglam
 
@@ -193,7 +193,7 @@ class MangaCube:
 
     # -- opening ---------------------------------------------------------------------------------
     def _open_fits(self, path: str):
-        from astropy.io import fits
+        fits = astropy_fits()
 
         check_file(path)
         compressed = path.lower().endswith(".gz")
@@ -432,9 +432,7 @@ def open_cube(path: str | Path, model_cube: str | Path | None = None, z_fg: floa
 
 def cube_errors() -> tuple[type[BaseException], ...]:
     """Exceptions astropy raises on damaged cubes (imported late: the fitsio path does not need astropy)."""
-    from astropy.io.fits.verify import VerifyError
-
-    return FITS_ERRORS + (VerifyError, AssertionError)
+    return FITS_ERRORS + (astropy_fits().verify.VerifyError, AssertionError)
 
 
 @register_reader("manga-logcube", is_logcube, priority=6)

@@ -1,0 +1,74 @@
+"""Spectra read per second from real spec-*.fits files, per FITS back-end, and read + to_model_grid.
+
+Usage: ``PYTHONPATH=. python benchmarks/bench_read.py [FOLDER] [--rounds N]``. Default folder:
+shared/data/real/sdss_spec/boss_plates_3650_3651 (90 BOSS spec-lite files) if present, else tests/data/sdss.
+Files are read once before timing so that every back-end sees a warm page cache.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from casiglo_gui.core.errors import SpectrumReadError
+from casiglo_gui.core.preprocessing import to_model_grid
+from casiglo_gui.core.readers import BACKENDS, read_spectrum
+
+ROOT = Path(__file__).resolve().parents[1]
+BOSS = Path("/work/shared/data/real/sdss_spec/boss_plates_3650_3651")
+FALLBACK = ROOT / "tests" / "data" / "sdss"
+
+
+def readable(files, backend):
+    out = []
+    for path in files:
+        try:
+            read_spectrum(path, backend=backend)
+        except SpectrumReadError:
+            continue
+        out.append(path)
+    return out
+
+
+def time_per_file(files, rounds, work):
+    """Median over rounds of the mean time per file (seconds), and the per-file times of all rounds."""
+    per_round, per_file = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for path in files:
+            t0 = time.perf_counter()
+            work(path)
+            per_file.append(time.perf_counter() - t0)
+        per_round.append((time.perf_counter() - start) / len(files))
+    return statistics.median(per_round), statistics.median(per_file)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", type=Path, default=BOSS if BOSS.exists() else FALLBACK)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+    files = readable(sorted(args.folder.glob("spec-*.fits")), None)
+    if not files:
+        print(f"no readable spec-*.fits in {args.folder}")
+        return 1
+    print(f"{len(files)} spec files from {args.folder}, {args.rounds} rounds (median); machine shared, figures noisy")
+    print(f"{'back-end':<22} {'spectra/s':>10} {'median ms/file':>15}")
+    results = {}
+    for backend in ("auto",) + BACKENDS:
+        b = None if backend == "auto" else backend
+        mean, median = time_per_file(files, args.rounds, lambda p, b=b: read_spectrum(p, backend=b))
+        results[backend] = mean
+        label = "auto (direct->fitsio)" if backend == "auto" else backend
+        print(f"{label:<22} {1 / mean:>10.0f} {median * 1e3:>15.3f}")
+    mean, median = time_per_file(files, args.rounds, lambda p: to_model_grid(read_spectrum(p)))
+    print(f"{'read + to_model_grid':<22} {1 / mean:>10.0f} {median * 1e3:>15.3f}")
+    if "fitsio" in results:
+        print(f"speed-up direct vs fitsio: {results['fitsio'] / results['direct']:.1f}x; "
+              f"fitsio vs astropy: {results['astropy'] / results['fitsio']:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

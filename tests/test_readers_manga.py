@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,14 +32,19 @@ def factory(data_dir):
     return _factory(data_dir)
 
 
+@pytest.fixture(scope="session")
+def built_cubes(tmp_path_factory):
+    """The 5x5 test cube, plain and gzipped, built once per session (tests only read them)."""
+    folder = tmp_path_factory.mktemp("cubes")
+    plain = _factory(Path(__file__).parent / "data").write_logcube(folder / "cube.fits")
+    gz = folder / "cube.fits.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes(), compresslevel=1))
+    return {"fits": plain, "fits.gz": gz}
+
+
 @pytest.fixture(params=["fits", "fits.gz"])
-def cube_path(request, tmp_path, factory):
-    plain = factory.write_logcube(tmp_path / "cube.fits")
-    if request.param == "fits":
-        return plain
-    gz = tmp_path / "cube.fits.gz"
-    gz.write_bytes(gzip.compress(plain.read_bytes()))
-    return gz
+def cube_path(request, built_cubes):
+    return built_cubes[request.param]
 
 
 @pytest.fixture

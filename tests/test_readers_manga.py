@@ -218,3 +218,16 @@ def test_maps_file_is_refused_with_reason(tmp_path):
     for backend in (None,) + BACKENDS:
         with pytest.raises(SpectrumReadError, match="MaNGA DAP MAPS file: maps, not spectra"):
             read_spectra(path, backend=backend)
+
+
+def test_iteration_matches_spaxel_access(tmp_path, factory):
+    cube_path = factory.write_logcube(tmp_path / "cube.fits")
+    model_path = factory.write_model_cube(tmp_path / "model.fits")
+    with open_cube(cube_path, model_cube=model_path) as cube:
+        for s in cube:
+            direct = cube.spaxel(s.meta["x"], s.meta["y"])
+            for field in ("flux", "ivar", "mask", "model", "wavelength"):
+                a, b = getattr(s, field), getattr(direct, field)
+                assert a.dtype == b.dtype and a.flags.c_contiguous
+                np.testing.assert_array_equal(a, b)
+            assert (s.object_id, s.flags) == (direct.object_id, direct.flags)

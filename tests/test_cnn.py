@@ -1,0 +1,112 @@
+"""The Keras CNN: shapes and ranges, z_bg >= z_fg, a smoke fit, and Keras vs onnxruntime parity."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+from casiglo_gui.core import grid, lines  # noqa: E402
+from casiglo_gui.core.errors import ModelMismatchError  # noqa: E402
+from casiglo_gui.core.inference import OnnxLineModel  # noqa: E402
+from training import export, fit  # noqa: E402
+from training.model import (N_SHIFTS, REST_OFFSETS_PX, ModelConfig, build_model, inference_model,  # noqa: E402
+                            shift_of_redshift)
+
+TINY = ModelConfig(conv_filters=[4, 4], conv_dilations=[1, 2], conv_kernel=5, comb_hidden=4)
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    keras.utils.set_random_seed(0)
+    return build_model(TINY)
+
+
+def _inputs(n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, grid.N_PIXELS)).astype(np.float32)
+    z_fg = rng.uniform(0.0, 1.2, (n, 1)).astype(np.float32)
+    return x, z_fg
+
+
+def test_outputs_have_contract_shapes_and_ranges(tiny_model):
+    x, z_fg = _inputs(5)
+    out = tiny_model({"spectrum": x, "z_fg": z_fg})
+    assert out["line_prob"].shape == (5, lines.N_LINES)
+    assert out["z_bg"].shape == (5, 1)
+    p = np.asarray(out["line_prob"])
+    assert np.all((p >= 0) & (p <= 1))
+    lp = np.asarray(out["shift_logp"])
+    np.testing.assert_allclose(np.exp(lp).sum(axis=1), 1.0, rtol=1e-4)
+
+
+def test_z_bg_never_below_z_fg_and_shift_mask_applies(tiny_model):
+    x, z_fg = _inputs(64, seed=1)
+    z_fg[:4] = [[0.0], [1.7], [2.5], [0.5]]  # includes z_fg beyond the last allowed shift
+    x[3] = 0.0
+    out = tiny_model({"spectrum": x, "z_fg": z_fg})
+    assert np.all(np.asarray(out["z_bg"]) >= z_fg)
+    # all posterior mass sits above the foreground shift (where one is allowed)
+    post = np.exp(np.asarray(out["shift_logp"]))
+    s_fg = shift_of_redshift(z_fg[:, 0])
+    shifts = np.arange(N_SHIFTS)
+    for i in range(64):
+        if s_fg[i] + TINY.min_shift_px < N_SHIFTS - 1:
+            assert post[i, shifts <= s_fg[i] + TINY.min_shift_px].sum() < 1e-6
+
+
+def test_comb_reads_each_line_at_its_redshifted_pixel():
+    """A map with a spike at every line of z=0.3 must peak, in the comb, at the shift of z=0.3."""
+    from training.model import RedshiftComb
+
+    z = 0.3
+    line_map = np.zeros((1, grid.N_PIXELS, lines.N_LINES), np.float32)
+    for c in range(lines.N_LINES):
+        p = REST_OFFSETS_PX[c] + shift_of_redshift(z)
+        lo = int(np.floor(p))
+        line_map[0, lo, c] += 1 - (p - lo)
+        line_map[0, lo + 1, c] += p - lo
+    comb = np.asarray(RedshiftComb()(line_map)).sum(axis=-1)[0]
+    assert abs(int(np.argmax(comb)) - shift_of_redshift(z)) <= 1.0
+
+
+def test_targets_put_shift_mass_only_on_lenses():
+    class Batch:
+        line_present = np.array([[True] + [False] * 11, [False] * 12])
+        z_bg = np.array([0.5, np.nan])
+        z_fg = np.array([0.2, 0.1])
+        x = np.zeros((2, grid.N_PIXELS), np.float32)
+
+    t = fit.targets(Batch, N_SHIFTS)
+    assert t["shift_logp"][1].sum() == 0
+    assert abs(t["shift_logp"][0].sum() - 1.0) < 1e-6
+    assert abs(np.dot(t["shift_logp"][0], np.arange(N_SHIFTS)) - shift_of_redshift(0.5)) < 1e-3
+    assert t["lens_prob"].ravel().tolist() == [1.0, 0.0]
+
+
+def test_export_parity_keras_vs_onnxruntime(tiny_model, tmp_path):
+    card = {"seed": 0, "data": {"k": 1}, "command": "test", "model": TINY.to_dict(), "train": {}}
+    path = export.to_onnx(tiny_model, export.metadata(card, "parity-test"), tmp_path / "m.onnx")
+    ort_model = OnnxLineModel(path)
+    x, z_fg = _inputs(20, seed=2)
+    want = export.keras_outputs(inference_model(tiny_model), x, z_fg)
+    got = ort_model.predict_raw(x, z_fg[:, 0], batch_size=8)
+    np.testing.assert_allclose(got["line_prob"], want["line_prob"], atol=1e-4)
+    np.testing.assert_allclose(got["z_bg"], want["z_bg"][:, 0], atol=1e-4)
+    np.testing.assert_allclose(got["lens_prob"], want["lens_prob"][:, 0], atol=1e-4)
+    meta = ort_model.metadata
+    assert meta["line_keys"].split(",") == list(lines.LINE_KEYS)
+    assert json.loads(meta["training_data"]) == {"k": 1}
+    assert path.stat().st_size < 5e6
+
+
+def test_export_refused_by_loader_when_grid_differs(tiny_model, tmp_path):
+    card = {"seed": 0, "data": {}, "command": "", "model": {}, "train": {}}
+    meta = export.metadata(card, "v")
+    meta["npix"] = "4000"
+    path = export.to_onnx(tiny_model, meta, tmp_path / "wrong.onnx")
+    with pytest.raises(ModelMismatchError, match="grid"):
+        OnnxLineModel(path)

@@ -1,0 +1,257 @@
+"""``casiglo-train fit``: train the CNN on spectra streamed from the synthetic generator.
+
+Writes a new model folder (never overwrites one): ``model.keras`` (best validation loss),
+``checkpoints/last.keras`` (every epoch), ``history.json`` (per-epoch losses and metrics) and
+``card.json`` (everything needed to rebuild, reproduce and check the model: grid, line keys,
+preprocessing version, hyper-parameters, seed, data configuration, the exact command).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from casiglo_gui.core import grid, lines, preprocessing
+
+MODEL_FILE = "model.keras"
+CARD_FILE = "card.json"
+HISTORY_FILE = "history.json"
+
+DEFAULT_TRAIN = {
+    "batch_size": 64,
+    "steps_per_epoch": 200,
+    "epochs": 10,
+    "learning_rate": 2e-3,
+    "patience": 3,
+    "val_size": 2048,
+    "seed": 1,
+    "val_seed": 1001,
+    "pos_weight": 2.0,
+    "loss_weights": {"line_prob": 1.0, "lens_prob": 1.0, "shift_logp": 0.3},
+    "threads": 2,
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, type=Path, help="training configuration JSON")
+    parser.add_argument("--out", required=True, type=Path, help="new model folder (must not exist)")
+    parser.add_argument("--epochs", type=int, help="override train.epochs")
+    parser.add_argument("--steps", type=int, help="override train.steps_per_epoch")
+    parser.add_argument("--seed", type=int, help="override train.seed (weights and training data)")
+    parser.add_argument("--threads", type=int, help="override train.threads (TensorFlow CPU threads)")
+
+
+def load_config(path: Path, overrides: dict | None = None) -> dict:
+    """Read a training configuration and fill in defaults; ``overrides`` replace ``train`` entries."""
+    with open(path, encoding="utf-8") as f:
+        config = json.load(f)
+    train = {**DEFAULT_TRAIN, **config.get("train", {})}
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            train[key] = value
+    config["train"] = train
+    config.setdefault("model", {})
+    config.setdefault("data", {})
+    config.setdefault("name", Path(path).stem)
+    return config
+
+
+def targets(batch, n_shifts: int) -> dict[str, np.ndarray]:
+    """Training targets from a synthetic batch.
+
+    ``shift_logp`` gets a two-bin (linear interpolation) distribution at the true sub-pixel shift for
+    spectra with background lines and all zeros otherwise, so the redshift loss only counts where
+    lines are present.
+    """
+    from training.model import shift_of_redshift
+
+    present = np.asarray(batch.line_present, dtype=bool)
+    z_bg = np.asarray(batch.z_bg, dtype=np.float64)
+    lens = present.any(axis=1) & np.isfinite(z_bg)
+    n = present.shape[0]
+    shift_target = np.zeros((n, n_shifts), dtype=np.float32)
+    s = shift_of_redshift(np.where(lens, z_bg, 0.0))
+    lo = np.floor(s).astype(np.int64)
+    frac = (s - lo).astype(np.float32)
+    ok = lens & (lo >= 0) & (lo + 1 < n_shifts)
+    rows = np.nonzero(ok)[0]
+    shift_target[rows, lo[rows]] = 1.0 - frac[rows]
+    shift_target[rows, lo[rows] + 1] = frac[rows]
+    return {
+        "line_prob": present.astype(np.float32),
+        "lens_prob": lens.astype(np.float32)[:, None],
+        "shift_logp": shift_target,
+    }
+
+
+def inputs(batch) -> dict[str, np.ndarray]:
+    """Model inputs from a synthetic batch (already ``preprocessing.network_input``)."""
+    return {"spectrum": np.asarray(batch.x, dtype=np.float32),
+            "z_fg": np.asarray(batch.z_fg, dtype=np.float32).reshape(-1, 1)}
+
+
+def weighted_bce(pos_weight: float):
+    """Per-line binary cross-entropy with positives weighted up (against the all-zeros minimum)."""
+    import keras
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="casiglo", name=f"weighted_bce_{pos_weight:g}")
+    def loss(y_true, y_pred):
+        p = ops.clip(y_pred, 1e-7, 1.0 - 1e-7)
+        y = ops.cast(y_true, p.dtype)
+        return -ops.mean(pos_weight * y * ops.log(p) + (1.0 - y) * ops.log(1.0 - p), axis=-1)
+
+    return loss
+
+
+def shift_cross_entropy(y_true, y_pred):
+    """Cross-entropy of the shift posterior (``y_pred`` = log posterior) against a soft target."""
+    from keras import ops
+
+    return -ops.sum(ops.cast(y_true, y_pred.dtype) * y_pred, axis=-1)
+
+
+def configure_threads(threads: int) -> None:
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def compile_model(model, train: dict):
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=float(train["learning_rate"]), clipnorm=1.0),
+        loss={"line_prob": weighted_bce(float(train["pos_weight"])),
+              "lens_prob": keras.losses.BinaryCrossentropy(),
+              "shift_logp": shift_cross_entropy},
+        loss_weights=train["loss_weights"],
+    )
+    return model
+
+
+def batch_stream(batch_size: int, seed: int, data_config: dict, n_shifts: int):
+    """Endless (inputs, targets) batches from the synthetic generator."""
+    from training import synthetic
+
+    for batch in synthetic.stream(batch_size, seed, data_config):
+        yield inputs(batch), targets(batch, n_shifts)
+
+
+def fixed_set(n: int, seed: int, data_config: dict):
+    """A fixed synthetic set (validation / test), generated with its own seed."""
+    from training import synthetic
+
+    return synthetic.generate(n, seed, data_config)
+
+
+def model_card(config: dict, model_config, command: list[str], extra: dict | None = None) -> dict:
+    """The card written next to the weights."""
+    import keras
+    import tensorflow as tf
+
+    return {
+        "format": "casiglo-model-card-1",
+        "name": config["name"],
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "preprocessing_version": preprocessing.PREPROCESSING_VERSION,
+        "grid": {"loglam0": grid.LOGLAM0, "dloglam": grid.DLOGLAM, "npix": grid.N_PIXELS},
+        "line_keys": list(lines.LINE_KEYS),
+        "inputs": {"spectrum": "preprocessing.network_input(residual, ivar), float32 (batch, npix)",
+                   "z_fg": "foreground redshift, float32 (batch, 1)"},
+        "outputs": {"line_prob": "(batch, 12) sigmoid, contract line order",
+                    "z_bg": "(batch, 1), >= z_fg", "lens_prob": "(batch, 1) uncalibrated lens probability",
+                    "lens_logit": "(batch, 1) logit of lens_prob"},
+        "model": model_config.to_dict(),
+        "train": config["train"],
+        "data": config["data"],
+        "seed": int(config["train"]["seed"]),
+        "command": " ".join(command),
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__},
+        **(extra or {}),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.exists():
+        print(f"casiglo-train fit: {out} already exists; choose a new folder (models are never overwritten)",
+              file=sys.stderr)
+        return 2
+    config = load_config(args.config, {"epochs": args.epochs, "steps_per_epoch": args.steps,
+                                       "seed": args.seed, "threads": args.threads})
+    train = config["train"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    import keras
+
+    from training.model import N_SHIFTS, ModelConfig, build_model
+
+    configure_threads(train["threads"])
+    keras.utils.set_random_seed(int(train["seed"]))
+    out.mkdir(parents=True)
+    (out / "checkpoints").mkdir()
+
+    model_config = ModelConfig.from_dict(config["model"])
+    model = compile_model(build_model(model_config), train)
+    command = ["casiglo-train", "fit"] + sys.argv[2:] if sys.argv[1:2] == ["fit"] else sys.argv
+    card = model_card(config, model_config, command, {"status": "training"})
+    (out / CARD_FILE).write_text(json.dumps(card, indent=2))
+
+    t0 = time.time()
+    val = fixed_set(int(train["val_size"]), int(train["val_seed"]), config["data"])
+    val_data = (inputs(val), targets(val, N_SHIFTS))
+    print(f"validation set: {len(val.z_fg)} spectra in {time.time() - t0:.1f} s", file=sys.stderr)
+
+    class History(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epochs = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            entry = {"epoch": epoch + 1, "elapsed_s": round(time.time() - t0, 1),
+                     **{k: float(v) for k, v in (logs or {}).items()}}
+            self.epochs.append(entry)
+            (out / HISTORY_FILE).write_text(json.dumps(self.epochs, indent=2))
+            print(json.dumps(entry), file=sys.stderr, flush=True)
+
+    history = History()
+    callbacks = [
+        history,
+        keras.callbacks.ModelCheckpoint(str(out / MODEL_FILE), monitor="val_loss", save_best_only=True),
+        keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "last.keras")),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(train["patience"]),
+                                      restore_best_weights=False),
+    ]
+    stream = batch_stream(int(train["batch_size"]), int(train["seed"]), config["data"], N_SHIFTS)
+    model.fit(stream, steps_per_epoch=int(train["steps_per_epoch"]), epochs=int(train["epochs"]),
+              validation_data=val_data, validation_batch_size=256, callbacks=callbacks, verbose=0,
+              shuffle=False)
+    best = min(history.epochs, key=lambda e: e.get("val_loss", np.inf)) if history.epochs else {}
+    card.update({"status": "trained", "train_seconds": round(time.time() - t0, 1),
+                 "epochs_run": len(history.epochs), "best_epoch": best.get("epoch"),
+                 "best_val_loss": best.get("val_loss")})
+    (out / CARD_FILE).write_text(json.dumps(card, indent=2))
+    print(f"trained in {time.time() - t0:.0f} s; best epoch {best.get('epoch')} -> {out / MODEL_FILE}",
+          file=sys.stderr)
+    return 0
+
+
+def load_trained(folder: Path):
+    """Load ``(model, card)`` from a model folder written by :func:`run`."""
+    import keras
+
+    import training.model  # noqa: F401  (registers the custom layers)
+
+    folder = Path(folder)
+    card = json.loads((folder / CARD_FILE).read_text())
+    train = {**DEFAULT_TRAIN, **card.get("train", {})}
+    weighted_bce(float(train["pos_weight"]))  # registers the loss for deserialisation
+    model = keras.models.load_model(folder / MODEL_FILE, compile=False)
+    return model, card

@@ -168,8 +168,8 @@ def _iter_with(path: str, backend: str) -> Iterator[Spectrum]:
 
 def read_spectra(path: str | Path, backend: str | None = None) -> list[Spectrum]:
     """Read every spectrum in ``path``: one for a spec file, one per row of a MaNGA test-spectra table,
-    one per spaxel with data for a MaNGA LOGCUBE (use :func:`casiglo_gui.core.readers.open_cube` to
-    pick spaxels or apertures instead).
+    one per spaxel with data for a MaNGA LOGCUBE (a full cube is thousands of spectra: prefer
+    :func:`iter_spectra`, or :func:`casiglo_gui.core.readers.open_cube` to pick spaxels or apertures).
 
     A multi-spectrum file never drops an unusable member silently: such a spectrum comes back with
     ``mask`` all True and the ``all_masked`` flag. A single-spectrum file with no usable pixel raises.

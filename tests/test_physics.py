@@ -185,3 +185,18 @@ def test_fully_masked_spectrum_gives_empty_detection(detector):
     det = detector.detect(GriddedSpectrum(residual=zeros, ivar=zeros, mask=np.ones(grid.N_PIXELS, bool), z_fg=0.2))
     assert np.isnan(det.z_bg) and det.score == 0.0 and det.n_lines == 0
     assert np.all(det.line_probability == 0)
+
+
+def test_cosmic_rays_at_a_line_pair_spacing_are_not_a_lens(detector):
+    # Two spikes exactly where Hbeta and [OIII] 5008 of z = 0.3 would be: spacing alone would make a lens.
+    g = spectrum_with_lines(9, {}, 0.3)
+    r = g.residual.copy()
+    shift = float(shift_of_redshift(0.3))
+    for key in ("hbeta", "oiii_5008"):
+        p = int(round(REST_PIXEL[LINE_INDEX[key]] + shift))
+        r[p] += 60.0
+    det = detector.detect(GriddedSpectrum(residual=r, ivar=g.ivar, mask=g.mask, z_fg=g.z_fg))
+    assert det.score < 0.3
+    # The same pair as resolved lines (sigma 1.3 px) is a lens.
+    lens = spectrum_with_lines(9, {"hbeta": 1.0, "oiii_5008": 1.0}, 0.3, peak=12.0)
+    assert detector.detect(lens).score > 0.9

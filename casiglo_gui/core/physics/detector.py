@@ -14,6 +14,10 @@ from .refine import RefineResult, refine_redshift
 DETECTOR_NAME = "physics"
 N_CANDIDATES = 20
 BLEND_MARGIN_PX = 3
+# Spike test (cosmic rays): window around each line (wide enough that a broad kernel picking up a
+# spike in its wing is caught too) and the chi^2 margin a 2-pixel spike must win by.
+SPIKE_WINDOW_PX = 4
+SPIKE_MARGIN_CHI2 = 9.0
 # Fraction of a lone line's power that the more flexible multi-line fit may gain from the coarse
 # width grid alone (measured <= 0.6% on noiseless lone Gaussians of sigma 1.3-2.5 px); a resolved
 # [OII] doublet gains 5-10%.
@@ -149,7 +153,8 @@ class PhysicsDetector:
         fl, nl = ls.line_arrays_at(sr.F, sr.N, sub, sig_idx)
         # Dividing F by the noise scale divides every SNR by it; amplitudes come from the raw arrays.
         scale = sr.noise_scale[np.arange(sub.shape[0])[:, None], sig_idx][..., None]
-        fl_s = fl / scale
+        # Lines that are spikes narrower than the resolution (cosmic rays) give no evidence.
+        fl_s = np.where(self._spike_like(sr, sub), 0.0, fl / scale)
         sigma = np.asarray(ls.TRIAL_SIGMAS_PX, dtype=np.float32)[sig_idx]
         feats = ls.feature_snr(fl_s, nl, sigma)
         parts = [feats[..., ls.FEATURE_NAMES.index(name)] for name in scoring.UNBLENDED_FEATURES]
@@ -200,6 +205,31 @@ class PhysicsDetector:
             gain = self._two_component_gain(f1 / scale, f2 / scale, n1, n2, np.float32(sig))
             best = np.maximum(best, gain.max(axis=-1))
         return best
+
+    @staticmethod
+    def _spike_like(sr, sub):
+        """(n, m, 12) True where the signal at a line's position is a 1-2 pixel spike, not a line.
+
+        Compares the chi^2 gain of two free adjacent pixels with that of the narrowest real line
+        (sigma = 1 px kernel) within +-SPIKE_WINDOW_PX: a resolved line (sigma >= 1 px) puts <= 76% of its power
+        in its two brightest pixels, a cosmic ray ~100%; a spike must win by ``SPIKE_MARGIN_CHI2``.
+        """
+        rows = np.arange(sub.shape[0])[:, None, None, None]
+        centre = np.rint(sub[..., None] / ls.SUBPIXEL + ls.REST_PIXEL[None, None, :]).astype(np.int64)
+        offs = np.arange(-SPIKE_WINDOW_PX, SPIKE_WINDOW_PX + 1)
+        pos = np.clip(centre[..., None] + offs, 0, grid.N_PIXELS - 2)
+        c0 = np.maximum(sr.chi[rows, pos], 0.0)
+        c1 = np.maximum(sr.chi[rows, pos + 1], 0.0)
+        spike = np.max(c0 * c0 + c1 * c1, axis=-1)
+        sub_pos = centre[..., None] * ls.SUBPIXEL + np.arange(-SPIKE_WINDOW_PX * ls.SUBPIXEL,
+                                                              SPIKE_WINDOW_PX * ls.SUBPIXEL + 1)
+        p, f = np.floor_divide(sub_pos, ls.SUBPIXEL), np.mod(sub_pos, ls.SUBPIXEL)
+        pc = np.clip(p, 0, grid.N_PIXELS - 1)
+        F = sr.F[rows, 0, f, pc]
+        N = sr.N[rows, 0, f, pc]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            line = np.max(np.where(N > 0, np.maximum(F, 0.0) ** 2 / np.where(N > 0, N, 1.0), 0.0), axis=-1)
+        return spike > line + SPIKE_MARGIN_CHI2
 
     @staticmethod
     def _all_good(sr, sub, lines, margin_px):

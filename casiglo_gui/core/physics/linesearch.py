@@ -185,6 +185,8 @@ class ScanResult:
         Robust scatter of each spectrum's matched-filter SNR map (>= 1); every SNR is divided by it.
     good : bool (n, N_PIXELS)
         Unmasked pixels (ivar > 0).
+    chi : float32 (n, N_PIXELS)
+        Per-pixel significance residual x sqrt(ivar) (for the spike test).
     """
 
     q0: int
@@ -194,6 +196,7 @@ class ScanResult:
     N: np.ndarray
     noise_scale: np.ndarray
     good: np.ndarray
+    chi: np.ndarray
 
 
 def snr_noise_scale(F: np.ndarray, N: np.ndarray) -> np.ndarray:
@@ -405,7 +408,8 @@ def scan(residual: np.ndarray, ivar: np.ndarray, z_fg: np.ndarray, dz_margin: fl
     best_sigma = best_sigma.transpose(0, 2, 1).reshape(n, SUBPIXEL * n_t)
     cols = q0 + np.arange(SUBPIXEL * n_t)[None, :]
     s2[(cols < q_lo_each[:, None]) | (cols > q_hi)] = -1.0
-    return ScanResult(q0=q0, s2=s2, best_sigma=best_sigma, F=F, N=N, noise_scale=noise_scale, good=ivar > 0)
+    return ScanResult(q0=q0, s2=s2, best_sigma=best_sigma, F=F, N=N, noise_scale=noise_scale, good=ivar > 0,
+                      chi=residual * np.sqrt(ivar))
 
 
 def top_peaks(s2: np.ndarray, n_peaks: int = 5, exclusion: int = 3 * SUBPIXEL) -> np.ndarray:

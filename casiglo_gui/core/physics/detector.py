@@ -1,4 +1,12 @@
-"""The physics detector: line search + partner-evidence score + optional least-squares refinement."""
+"""The physics detector: line search + partner-evidence score + optional least-squares refinement.
+
+Per spectrum: the scan (:func:`.linesearch.scan`) gives the combined significance S^2 of every trial
+redshift; its ``N_CANDIDATES`` best peaks get partner evidence (:mod:`.scoring`); the most significant
+peak is kept unless another has clearly more partner evidence; the z of the kept peak is interpolated
+between scan steps and, for detections scoring at least ``refine_above``, refitted by
+:func:`.refine.refine_redshift` (which also gives z_bg_err and the per-line SNRs then reported).
+``n_lines`` counts lines with SNR >= ``scoring.LINE_DETECTION_SNR`` (4) at z_bg.
+"""
 from __future__ import annotations
 
 import numpy as np

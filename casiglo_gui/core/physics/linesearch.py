@@ -8,16 +8,18 @@ batch at once):
     F(p) = sum_j ivar_{p+j} r_{p+j} g(j),   N(p) = sum_j ivar_{p+j} g(j)^2,
     amplitude = F / N,   SNR = F / sqrt(N).
 
-Sub-pixel positions come from kernels shifted by a quarter pixel, giving F and N on a quarter-pixel
-grid. A trial shift then reads the 12 lines' responses at fixed offsets on that grid, and ties lines into
-*features* with physical ratios (each feature is one amplitude, so one degree of freedom):
+Sub-pixel positions come from kernels shifted by half a pixel (``SUBPIXEL``), giving F and N on a
+half-pixel grid. A trial shift then reads the 12 lines' responses at fixed offsets on that grid, and
+ties lines into *features* with physical ratios (each feature is one amplitude, one degree of freedom):
 
     [OII] 3727+3730 (ratio 3730/3727 = 1.1, overlap of the two profiles included), Hdelta, Hgamma,
     Hbeta, [OIII] 5008 + 4960/2.98, [NII] 6585 + 6550/2.95, Halpha, [SII] 6718, [SII] 6733.
 
 The combined significance of a shift is ``S^2 = sum_f max(SNR_f, 0)^2`` (amplitudes are non-negative:
-emission only). Line positions that fall on mostly-masked pixels or on a line of the foreground galaxy
-(at z_fg) contribute nothing.
+emission only), after dividing every SNR by the robust scatter of the spectrum's SNR map (real
+residuals are noisier than their ivar says). Line positions that fall on mostly-masked pixels or near
+a line of the foreground galaxy (at z_fg) contribute nothing. The best peaks of S^2 go on to the
+partner-evidence score (:mod:`.scoring`) and, when promising, to the least-squares refinement.
 """
 from __future__ import annotations
 
@@ -220,10 +222,6 @@ def snr_noise_scale(F: np.ndarray, N: np.ndarray) -> np.ndarray:
     return np.maximum(scale, 1.0).astype(np.float32)
 
 
-def _split(index: np.ndarray | int) -> tuple:
-    return np.floor_divide(index, SUBPIXEL), np.mod(index, SUBPIXEL)
-
-
 def line_arrays_at(F: np.ndarray, N: np.ndarray, sub_index: np.ndarray,
                    sigma_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """F and N of each of the 12 lines at given shifts and widths.
@@ -241,7 +239,7 @@ def line_arrays_at(F: np.ndarray, N: np.ndarray, sub_index: np.ndarray,
     """
     n, m = sub_index.shape
     pos = sub_index[:, :, None] + REST_SUB[None, None, :]
-    p, f = _split(pos)
+    p, f = np.floor_divide(pos, SUBPIXEL), np.mod(pos, SUBPIXEL)
     inside = (p >= 0) & (p < grid.N_PIXELS)
     pc = np.clip(p, 0, grid.N_PIXELS - 1)
     rows = np.arange(n)[:, None, None]

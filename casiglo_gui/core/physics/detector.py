@@ -17,6 +17,7 @@ from ..lines import LINE_INDEX, N_LINES
 from ..spectrum import GriddedSpectrum
 from . import linesearch as ls
 from . import scoring
+from .doublet import doublet_gains
 from .refine import RefineResult, refine_redshift
 
 DETECTOR_NAME = "physics"
@@ -32,6 +33,8 @@ SPIKE_MARGIN_CHI2 = 9.0
 BLEND_TOLERANCE = 0.015
 # The [OII] shape test needs every pixel within this many of the doublet's lines unmasked.
 OII_CLEAN_PX = 4
+# The doublet-shape fit runs only where the [OII] template reaches this SNR.
+OII_SHAPE_MIN_SNR = 4.0
 # Prefer a less significant peak only when its partner evidence is larger by this much.
 EVIDENCE_SWITCH = 2.0
 
@@ -169,17 +172,33 @@ class PhysicsDetector:
         a, b = LINE_INDEX["oii_3727"], LINE_INDEX["oii_3730"]
         for name, members, lines in scoring.BLEND_GROUPS:
             if name == "oii":
-                # The two-component fit assumes unmasked pixels across the doublet (its overlap
-                # term); a masked gap inside one broad line would fake a two-peaked shape.
-                clean = self._all_good(sr, sub, lines, OII_CLEAN_PX)
-                total = np.where(clean, self._oii_two_component(sr, sub), 0.0)
-            else:
-                total = sum(np.maximum(feats[..., ls.FEATURE_NAMES.index(m)], 0.0) ** 2 for m in members)
+                primary, partner = self._oii_terms(sr, sub, feats[..., ls.FEATURE_NAMES.index("oii")], lines)
+                parts.extend([primary, partner])
+                continue
+            total = sum(np.maximum(feats[..., ls.FEATURE_NAMES.index(m)], 0.0) ** 2 for m in members)
             single = self._best_single(sr, sub, lines)
             parts.append(np.sqrt(np.minimum(total, single)))
             parts.append(np.sqrt(np.maximum(total - single * (1.0 + BLEND_TOLERANCE), 0.0)))
         evidence = scoring.partner_evidence(np.stack(parts, axis=-1))
         return evidence, feats, fl, nl, scale[..., 0]
+
+    def _oii_terms(self, sr, sub, oii_snr, lines):
+        """[OII] group terms: (best single line, doublet shape) from exact fits on the pixels.
+
+        Fitted only where the [OII] template has SNR >= OII_SHAPE_MIN_SNR (elsewhere the shape cannot
+        matter) and every pixel across the doublet is unmasked (a masked gap inside one broad line
+        would fake a two-peaked shape).
+        """
+        primary = np.maximum(oii_snr, 0.0).astype(np.float32)
+        partner = np.zeros_like(primary)
+        todo = (oii_snr >= OII_SHAPE_MIN_SNR) & self._all_good(sr, sub, lines, OII_CLEAN_PX)
+        if np.any(todo):
+            rows, cols = np.nonzero(todo)
+            two, one = doublet_gains(sr.residual, sr.ivar, rows, sub[rows, cols] / ls.SUBPIXEL)
+            var = sr.noise_scale[rows, 1] ** 2
+            primary[rows, cols] = np.sqrt(np.maximum(one, 0.0) / var)
+            partner[rows, cols] = np.sqrt(np.maximum(two - one, 0.0) / var)
+        return primary, partner
 
     @staticmethod
     def _two_component_gain(f1, f2, n1, n2, sigma):

@@ -189,6 +189,8 @@ class ScanResult:
         Unmasked pixels (ivar > 0).
     chi : float32 (n, N_PIXELS)
         Per-pixel significance residual x sqrt(ivar) (for the spike test).
+    residual, ivar : float32 (n, N_PIXELS)
+        The inputs (for fits on pixels).
     """
 
     q0: int
@@ -199,6 +201,8 @@ class ScanResult:
     noise_scale: np.ndarray
     good: np.ndarray
     chi: np.ndarray
+    residual: np.ndarray
+    ivar: np.ndarray
 
 
 def snr_noise_scale(F: np.ndarray, N: np.ndarray) -> np.ndarray:
@@ -407,7 +411,7 @@ def scan(residual: np.ndarray, ivar: np.ndarray, z_fg: np.ndarray, dz_margin: fl
     cols = q0 + np.arange(SUBPIXEL * n_t)[None, :]
     s2[(cols < q_lo_each[:, None]) | (cols > q_hi)] = -1.0
     return ScanResult(q0=q0, s2=s2, best_sigma=best_sigma, F=F, N=N, noise_scale=noise_scale, good=ivar > 0,
-                      chi=residual * np.sqrt(ivar))
+                      chi=residual * np.sqrt(ivar), residual=residual, ivar=ivar)
 
 
 def top_peaks(s2: np.ndarray, n_peaks: int = 5, exclusion: int = 3 * SUBPIXEL) -> np.ndarray:

@@ -55,7 +55,8 @@ def main() -> int:
         z = np.array([s.z_fg for s, _ in spectra])
         dets = det.detect_batch(r, w, z)
         results[kind] = (np.array([d.score for d in dets]), np.array([d.z_bg for d in dets]),
-                         np.array([s.z_bg for s, _ in spectra]), np.array([q for _, q in spectra]))
+                         np.array([s.z_bg for s, _ in spectra]), np.array([q for _, q in spectra]),
+                         np.array([d.z_bg_err for d in dets]))
     print(f"evaluated {args.n * (len(LENS_KINDS) + len(NEGATIVE_KINDS))} spectra in {time.perf_counter() - t0:.1f} s")
     neg = np.concatenate([results[k][0] for k in NEGATIVE_KINDS])
     thr = float(np.quantile(neg, 0.99))
@@ -65,21 +66,30 @@ def main() -> int:
               f"score > 0.5: {np.mean(results[k][0] > 0.5):6.1%}")
     all_det, all_dz = [], []
     print(f"{'lens kind':12s} {'detected':>9s} {'|dz|<1e-4':>10s} {'median|dz|':>11s}")
+    all_pull = []
     for k in LENS_KINDS:
-        score, zb, zt, _ = results[k]
+        score, zb, zt, _, zerr = results[k]
         hit = score > thr
         dz = np.abs(zb - zt)[hit]
         all_det.append(hit)
         all_dz.append(dz)
+        all_pull.append(((zb - zt) / zerr)[hit])
         print(f"{k:12s} {hit.mean():9.1%} {np.mean(dz < 1e-4) if dz.size else float('nan'):10.1%} "
               f"{np.median(dz) if dz.size else float('nan'):11.2e}")
     hit = np.concatenate(all_det)
     dz = np.concatenate(all_dz)
     print(f"{'ALL lenses':12s} {hit.mean():9.1%} {np.mean(dz < 1e-4):10.1%} {np.median(dz):11.2e}")
+    pull = np.concatenate(all_pull)
+    fine = (dz < 1e-3) & np.isfinite(pull)
+    print(f"catastrophic (|dz| > 1e-3) among detected: {np.mean(dz >= 1e-3):.1%}; "
+          f"pull (dz / z_bg_err) robust std of the rest: {1.4826 * np.median(np.abs(pull[fine])):.2f}")
     snr = np.concatenate([results[k][3] for k in LENS_KINDS])
-    for lo, hi in ((6, 10), (10, 15), (15, 30)):
+    snr_det = snr[hit]
+    for lo, hi in ((6, 10), (10, 15), (15, 20), (20, 30)):
         m = (snr >= lo) & (snr < hi)
-        print(f"  strongest-line SNR {lo:2d}-{hi:2d}: detected {hit[m].mean():6.1%}")
+        md = (snr_det >= lo) & (snr_det < hi)
+        print(f"  strongest-line SNR {lo:2d}-{hi:2d}: detected {hit[m].mean():6.1%}; among those "
+              f"|dz|<1e-4 {np.mean(dz[md] < 1e-4):6.1%}, median |dz| {np.median(dz[md]):.2e}")
     return 0
 
 

@@ -109,7 +109,7 @@ def test_damaged_spec_files(data_dir, tmp_path, name):
     cards = header_cards(data_dir / name)
 
     @FUZZ_SETTINGS
-    @given(mutation=mutations(raw, cards), backend=st.sampled_from(BACKENDS))
+    @given(mutation=mutations(raw, cards), backend=st.sampled_from((None,) + BACKENDS))
     def run(mutation, backend):
         _run(tmp_path, raw, mutation, backend)
 
@@ -136,7 +136,7 @@ def test_damaged_gzip_table(data_dir, tmp_path):
     raw = (data_dir / "manga/MaNGA_test_spectra.fits.gz").read_bytes()
 
     @settings(FUZZ_SETTINGS, max_examples=FUZZ_SETTINGS.max_examples // 3)
-    @given(cut=st.integers(0, len(raw) - 1), backend=st.sampled_from(BACKENDS))
+    @given(cut=st.integers(0, len(raw) - 1), backend=st.sampled_from((None,) + BACKENDS))
     def run(cut, backend):
         _run(tmp_path, raw, ("truncate", cut), backend, suffix=".fits.gz")
 

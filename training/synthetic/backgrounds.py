@@ -1,6 +1,6 @@
 """Backgrounds: foreground-subtracted residuals without lens lines, on the model grid.
 
-Three sources behind one interface, ``draw(rng, n, config) -> (residual, ivar, z_fg)``:
+Three sources (and a flat one for checks) behind one interface, ``draw(rng, n, config) -> (residual, ivar, z_fg)``:
 
 - :class:`RealResidualBackground`: real SDSS/BOSS residuals (flux - foreground model) read with the app's
   readers and ``preprocessing.to_model_grid``; their outliers are cleaned as in the CASIGLO paper (rolling
@@ -34,6 +34,7 @@ REAL_DATA_DIRS = (Path("/work/shared/data/real/sdss_spec"),)
 TESTS_DATA_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "sdss"
 CLIP_WINDOW_A = 200.0
 CLIP_NSIGMA = 3.0
+CLIP_PASSES = 3
 PCA_FORMAT = "casiglo-pca-background-1"
 
 
@@ -49,8 +50,36 @@ class BackgroundSource:
         raise NotImplementedError
 
 
+def _combine(coefficients: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """coefficients (n, k) x basis (k, N_PIXELS). einsum rather than BLAS: no worker threads competing for
+    the cores, and the same summation order in every process (same seed, same data)."""
+    return np.einsum("nk,kp->np", coefficients, basis)
+
+
 def _draw_z_fg(rng: np.random.Generator, n: int, config: SyntheticConfig) -> np.ndarray:
     return rng.uniform(*config.z_fg_range, n).astype(np.float64)
+
+
+# ------------------------------------------------------------------------------------------------ flat
+class FlatBackground(BackgroundSource):
+    """Constant ivar and optionally no noise at all: for checks of line placement and SNR, and figures."""
+
+    kind = "flat"
+
+    def __init__(self, ivar: float = 1.0, noise: bool = False, z_fg: float | None = None):
+        self.ivar_value = float(ivar)
+        self.noise = bool(noise)
+        self.z_fg = z_fg
+
+    def draw(self, rng, n, config=None):
+        config = config or SyntheticConfig()
+        ivar = np.full((n, grid.N_PIXELS), self.ivar_value, dtype=np.float32)
+        if self.noise:
+            residual = rng.standard_normal((n, grid.N_PIXELS), dtype=np.float32) / np.float32(np.sqrt(self.ivar_value))
+        else:
+            residual = np.zeros((n, grid.N_PIXELS), dtype=np.float32)
+        z_fg = np.full(n, self.z_fg) if self.z_fg is not None else _draw_z_fg(rng, n, config)
+        return residual, ivar, z_fg
 
 
 # ----------------------------------------------------------------------------------------- parametric
@@ -103,7 +132,7 @@ class ParametricBackground(BackgroundSource):
             rng.normal(0, 0.15, n), rng.normal(0, 0.1, n),
             rng.uniform(1.0, 3.0, n), rng.uniform(1.0, 3.0, n), rng.uniform(0.1, 0.6, n),
         ]).astype(np.float32)
-        log_ivar = coeff @ self._basis
+        log_ivar = _combine(coeff, self._basis)
         # Sky strength a comes from a fixed ladder of values so log(1 + a sky) is tabulated, not recomputed.
         log_ivar -= self._log_sky[rng.integers(0, self._log_sky.shape[0], n)]
         return log_ivar
@@ -131,12 +160,14 @@ class ParametricBackground(BackgroundSource):
 
 # ----------------------------------------------------------------------------------------------- real
 def rolling_sigma_clip(residual: np.ndarray, ivar: np.ndarray, rng: np.random.Generator,
-                       window_a: float = CLIP_WINDOW_A, nsigma: float = CLIP_NSIGMA) -> tuple[np.ndarray, np.ndarray]:
+                       window_a: float = CLIP_WINDOW_A, nsigma: float = CLIP_NSIGMA, passes: int = CLIP_PASSES
+                       ) -> tuple[np.ndarray, np.ndarray]:
     """The paper's outlier cleaning: in a rolling ``window_a`` window, pixels beyond ``nsigma`` sigma are
     replaced by a random value within +-sigma of the window mean.
 
     Applied to the significance residual x sqrt(ivar) rather than the raw flux, so that pixels that are
-    merely noisier (low ivar near sky lines) are not mistaken for features. Works on one spectrum.
+    merely noisier (low ivar near sky lines) are not mistaken for features; repeated ``passes`` times
+    because a strong feature inflates its own window's sigma. Works on one spectrum.
 
     Returns
     -------
@@ -152,16 +183,20 @@ def rolling_sigma_clip(residual: np.ndarray, ivar: np.ndarray, rng: np.random.Ge
     lo = np.clip(idx - half, 0, chi.size)
     hi = np.clip(idx + half + 1, 0, chi.size)
     c0 = np.concatenate([[0], np.cumsum(good)])
-    c1 = np.concatenate([[0], np.cumsum(chi)])
-    c2 = np.concatenate([[0], np.cumsum(chi ** 2)])
     count = np.maximum(c0[hi] - c0[lo], 1)
-    mean = (c1[hi] - c1[lo]) / count
-    std = np.sqrt(np.maximum((c2[hi] - c2[lo]) / count - mean ** 2, 1e-12))
-    replaced = good & (np.abs(chi - mean) > nsigma * std)
-    new_chi = mean + rng.uniform(-1.0, 1.0, chi.size) * std
+    replaced = np.zeros(chi.size, dtype=bool)
+    for _ in range(passes):
+        c1 = np.concatenate([[0], np.cumsum(chi)])
+        c2 = np.concatenate([[0], np.cumsum(chi ** 2)])
+        mean = (c1[hi] - c1[lo]) / count
+        std = np.sqrt(np.maximum((c2[hi] - c2[lo]) / count - mean ** 2, 1e-12))
+        outlier = good & (np.abs(chi - mean) > nsigma * std)
+        if not outlier.any():
+            break
+        chi[outlier] = mean[outlier] + rng.uniform(-1.0, 1.0, int(outlier.sum())) * std[outlier]
+        replaced |= outlier
     out = np.array(residual, dtype=np.float32, copy=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out[replaced] = (new_chi[replaced] / np.sqrt(ivar[replaced])).astype(np.float32)
+    out[replaced] = (chi[replaced] / np.sqrt(ivar[replaced])).astype(np.float32)
     return out, replaced
 
 
@@ -347,11 +382,11 @@ class PCABackground(BackgroundSource):
         config = config or SyntheticConfig()
         k = self.chi_components.shape[0]
         c = (rng.standard_normal((n, k)) * self.chi_coeff_std).astype(np.float32)
-        chi = c @ self.chi_components
+        chi = _combine(c, self.chi_components)
         chi += self.chi_mean
         chi += rng.standard_normal((n, grid.N_PIXELS), dtype=np.float32) * self.chi_white_std
         d = (rng.standard_normal((n, k)) * self.logsig_coeff_std).astype(np.float32)
-        logsig = d @ self.logsig_components
+        logsig = _combine(d, self.logsig_components)
         logsig += self.logsig_mean
         logsig += np.float32(np.log(10.0) * 0.5) * rng.uniform(-1, 1, n).astype(np.float32)[:, None]
         sigma = np.exp(logsig)

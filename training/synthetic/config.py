@@ -10,7 +10,7 @@ KIND_CODE: dict[str, int] = {name: i for i, name in enumerate(KINDS)}
 
 SNR_DISTRIBUTIONS = ("moyal", "wide")
 Z_RATIO_MODES = ("bells", "manga", "mixed")
-BACKGROUND_KINDS = ("parametric", "real", "pca")
+BACKGROUND_KINDS = ("parametric", "real", "pca", "flat")
 REAL_Z_FG_MODES = ("random", "file", "mixed")
 
 

@@ -51,6 +51,8 @@ class SyntheticBatch:
         Lens lines injected on good pixels (contract order of ``casiglo_gui.core.lines``).
     line_snr : (n, 12) float32
         Their matched-filter SNR (0 where absent).
+    line_sigma_a : (n, 12) float32
+        Their observed Gaussian sigma in Angstrom (intrinsic and instrumental in quadrature; 0 where absent).
     kind : (n,) int8
         Index into ``KINDS``.
     background : (n,) int8
@@ -65,6 +67,7 @@ class SyntheticBatch:
     z_bg: np.ndarray
     line_present: np.ndarray
     line_snr: np.ndarray
+    line_sigma_a: np.ndarray
     kind: np.ndarray
     background: np.ndarray
 
@@ -120,13 +123,14 @@ def _draw_backgrounds(rng, n, config, sources):
 
 # ------------------------------------------------------------------------------------------- lines
 def line_stamps(rows, z, intrinsic_sigma_a, lsf_px):
-    """Stamps of all 12 lines for each row at redshift ``z`` (one per row). Returns pixels, profiles
-    shaped (len(rows), 12, W) and the observed centres (len(rows), 12)."""
+    """Stamps of all 12 lines for each row at redshift ``z`` (one per row). Returns pixels and profiles
+    shaped (len(rows), 12, W), and the observed centres and sigmas (len(rows), 12)."""
     centre = L.REST_WAVELENGTHS_A[None, :] * (1.0 + np.asarray(z, dtype=np.float64))[:, None]
     sigma = profiles.total_sigma_a(centre, intrinsic_sigma_a, np.asarray(lsf_px)[:, None])
     pixels, prof = profiles.stamps(centre.ravel(), sigma.ravel())
     m = len(rows)
-    return pixels.reshape(m, L.N_LINES, -1), prof.reshape(m, L.N_LINES, -1), centre
+    width = pixels.shape[1]
+    return pixels.reshape(m, L.N_LINES, width), prof.reshape(m, L.N_LINES, width), centre, sigma
 
 
 def _visibility(weight, rows, pixels, prof):
@@ -156,31 +160,42 @@ def _choose_subsets(rng, visible, config, tie):
     return chosen | ((rank < need[:, None]) & visible)
 
 
-def inject_line_sets(rng, residual, weight, rows, z, lsf_px, config, tie=None, min_lines=None):
+def inject_line_sets(rng, residual, weight, rows, z, lsf_px, config, tie=None, min_lines=None,
+                     intrinsic=None, precomputed=None):
     """Inject random subsets of the 12 lines at redshift ``z[i]`` into ``residual[rows[i]]``.
 
     Each line's flux is set so that its matched-filter SNR, sum(w r g) / sqrt(sum(w g^2)) with the true
     profile g and the weights w = ``weight`` (cleaned ivar), equals its label (drawn from the configured
     distribution; partners of tied pairs follow from the physical ratio instead).
 
+    ``intrinsic`` (len(rows),) fixes the intrinsic widths; ``precomputed`` passes the
+    ``(pixels, profiles, sigma, fraction, norm)`` already computed for these rows, z and widths.
+
     Returns
     -------
     present : (len(rows), 12) bool
     snr : (len(rows), 12) float32
+    sigma_a : (len(rows), 12) float32
+        Observed line sigma (Angstrom), 0 where absent.
     """
     rows = np.asarray(rows)
     m = rows.size
     present = np.zeros((m, L.N_LINES), dtype=bool)
     snr = np.zeros((m, L.N_LINES), dtype=np.float32)
+    width = np.zeros((m, L.N_LINES), dtype=np.float32)
     if m == 0:
-        return present, snr
+        return present, snr, width
     tie = config.tied_ratios if tie is None else tie
     if min_lines is not None:
         config = _with(config, min_lens_lines=min_lines)
-    # Intrinsic width is one draw per spectrum: the lines of one galaxy share its kinematics.
-    intrinsic = draw_intrinsic_sigma(rng, m, config)[:, None]
-    pixels, prof, _ = line_stamps(rows, z, intrinsic, lsf_px)
-    frac, norm = _visibility(weight, rows, pixels, prof)
+    if precomputed is None:
+        # Intrinsic width is one draw per spectrum: the lines of one galaxy share its kinematics.
+        if intrinsic is None:
+            intrinsic = draw_intrinsic_sigma(rng, m, config)
+        pixels, prof, _, sigma = line_stamps(rows, z, np.asarray(intrinsic)[:, None], lsf_px)
+        frac, norm = _visibility(weight, rows, pixels, prof)
+    else:
+        pixels, prof, sigma, frac, norm = precomputed
     visible = (frac >= MIN_VISIBLE_FRACTION) & (norm > 0)
     chosen = _choose_subsets(rng, visible, config, tie)
     label = draw_snr(rng, m * L.N_LINES, config).reshape(m, L.N_LINES)
@@ -203,7 +218,8 @@ def inject_line_sets(rng, residual, weight, rows, z, lsf_px, config, tie=None, m
     profiles.scatter_add(residual, rows[sel[0]], pixels[sel], flux[sel][:, None] * prof[sel])
     present[sel] = True
     snr[sel] = snr_true[sel]
-    return present, snr
+    width[sel] = sigma[sel]
+    return present, snr, width
 
 
 def _with(config, **changes):
@@ -236,9 +252,21 @@ def draw_z_bg(rng, z_fg, config):
 
 
 # -------------------------------------------------------------------------------------- one chunk
+@dataclass
+class RawSpectra:
+    """The spectra before ``preprocessing.clean`` (what a spec file stores) and their line-spread sigma."""
+
+    residual: np.ndarray
+    ivar: np.ndarray
+    lsf_px: np.ndarray
+
+
 def generate_chunk(n: int, seed_sequence: np.random.SeedSequence, config: SyntheticConfig,
-                   sources: dict[str, BackgroundSource]) -> SyntheticBatch:
-    """One batch from one seed sequence (the unit of reproducibility)."""
+                   sources: dict[str, BackgroundSource], raw: bool = False):
+    """One batch from one seed sequence (the unit of reproducibility).
+
+    Returns a :class:`SyntheticBatch`, or ``(batch, RawSpectra)`` when ``raw`` is true.
+    """
     rng = np.random.default_rng(seed_sequence)
     kind = rng.choice(len(KINDS), n, p=config.kind_probabilities()).astype(np.int8)
     residual, ivar, z_fg, background = _draw_backgrounds(rng, n, config, sources)
@@ -251,23 +279,29 @@ def generate_chunk(n: int, seed_sequence: np.random.SeedSequence, config: Synthe
     negatives.add_cosmic_rays(rng, residual, ivar, np.flatnonzero((kind == COSMIC_RAY) | (artifact & ~artifact_sky)))
     negatives.add_foreground_mismatch(rng, residual, ivar, z_fg, np.flatnonzero(kind == FG_MISMATCH))
 
-    bad = ~(ivar > 0) | sky_mask_on_grid()[None, :] | ~np.isfinite(residual)
+    # Backgrounds and features are finite by construction; clean() below re-checks anyway.
+    bad = ~(ivar > 0) | sky_mask_on_grid()[None, :]
     weight = np.where(bad, np.float32(0), ivar)
 
     z_bg = np.full(n, np.nan)
     line_present = np.zeros((n, L.N_LINES), dtype=bool)
     line_snr = np.zeros((n, L.N_LINES), dtype=np.float32)
+    line_sigma = np.zeros((n, L.N_LINES), dtype=np.float32)
     rows = np.flatnonzero(lens)
     z_bg[rows] = draw_z_bg(rng, z_fg[rows], config)
-    # Redraw z_bg where masks or coverage leave too few lines visible (the width hardly matters here).
-    for _ in range(4):
-        pixels, prof, _ = line_stamps(rows, z_bg[rows], 0.4, lsf_px[rows])
+    intrinsic = draw_intrinsic_sigma(rng, rows.size, config)
+    # Redraw z_bg where masks or coverage leave too few lines visible.
+    precomputed = None
+    for attempt in range(5):
+        pixels, prof, _, sigma = line_stamps(rows, z_bg[rows], intrinsic[:, None], lsf_px[rows])
         frac, norm = _visibility(weight, rows, pixels, prof)
         few = np.sum((frac >= MIN_VISIBLE_FRACTION) & (norm > 0), axis=1) < config.min_lens_lines
-        if not few.any():
+        if not few.any() or attempt == 4:
+            precomputed = (pixels, prof, sigma, frac, norm)
             break
         z_bg[rows[few]] = draw_z_bg(rng, z_fg[rows[few]], config)
-    line_present[rows], line_snr[rows] = inject_line_sets(rng, residual, weight, rows, z_bg[rows], lsf_px[rows], config)
+    line_present[rows], line_snr[rows], line_sigma[rows] = inject_line_sets(
+        rng, residual, weight, rows, z_bg[rows], lsf_px[rows], config, precomputed=precomputed)
     # A "lens" left with no visible line (e.g. a nearly fully masked spectrum) is honestly an empty one.
     lost = rows[~line_present[rows].any(axis=1)]
     kind[lost] = EMPTY
@@ -289,10 +323,14 @@ def generate_chunk(n: int, seed_sequence: np.random.SeedSequence, config: Synthe
         flux = snr / np.where(norm > 0, norm, 1.0)
         profiles.scatter_add(residual, rows, pixels, flux[:, None] * prof)
 
-    residual, ivar, mask = preprocessing.clean(residual, ivar, bad)
-    x = preprocessing.network_input(residual, ivar)
-    return SyntheticBatch(residual=residual, ivar=ivar, mask=mask, x=x, z_fg=z_fg, z_bg=z_bg,
-                          line_present=line_present, line_snr=line_snr, kind=kind, background=background)
+    cleaned, clean_ivar, mask = preprocessing.clean(residual, ivar, bad)
+    x = preprocessing.network_input(cleaned, clean_ivar)
+    batch = SyntheticBatch(residual=cleaned, ivar=clean_ivar, mask=mask, x=x, z_fg=z_fg, z_bg=z_bg,
+                           line_present=line_present, line_snr=line_snr, line_sigma_a=line_sigma, kind=kind,
+                           background=background)
+    if raw:
+        return batch, RawSpectra(residual=residual, ivar=np.where(ivar > 0, ivar, np.float32(0)), lsf_px=lsf_px)
+    return batch
 
 
 def _chunk_seed(seed: int, index: int, key_prefix: tuple[int, ...] = ()) -> np.random.SeedSequence:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from casiglo_gui.core import grid
-from casiglo_gui.core.skymask import sky_line_wavelengths
+from casiglo_gui.core.skymask import sky_line_wavelengths, sky_mask_on_grid
 
 from . import profiles
 
@@ -35,9 +35,10 @@ def _noise_sigma(ivar_rows: np.ndarray) -> np.ndarray:
 
 
 def random_good_pixels(rng: np.random.Generator, ivar: np.ndarray, rows: np.ndarray, tries: int = 8) -> np.ndarray:
-    """One random pixel with ivar > 0 per row (the first of ``tries`` uniform candidates that is good)."""
+    """One random pixel per row with ivar > 0 outside the sky mask (the first good one of ``tries``
+    uniform candidates), so that preprocessing does not mask it away."""
     cand = rng.integers(0, grid.N_PIXELS, (rows.size, tries))
-    good = ivar[rows[:, None], cand] > 0
+    good = (ivar[rows[:, None], cand] > 0) & ~sky_mask_on_grid()[cand]
     first = np.argmax(good, axis=1)
     return cand[np.arange(rows.size), first]
 
@@ -58,13 +59,23 @@ def add_cosmic_rays(rng, residual, ivar, rows, per_row=(1, 3), significance=(8.0
     residual[r[ok], nxt[ok]] += (amp[ok] * rng.uniform(0.2, 0.8, ok.sum())).astype(np.float32)
 
 
+def _sky_residual_shapes(centre, offset, sigma, shape):
+    pixels, _ = profiles.stamps(centre + offset, sigma)
+    lo, hi = profiles.pixel_edges_a(pixels)
+    u = (0.5 * (lo + hi) - (centre + offset)[:, None]) / sigma[:, None]
+    gauss = np.exp(-0.5 * u * u)
+    # shape 1: derivative of a Gaussian scaled to unit peak, as left by a wavelength-calibration shift
+    return pixels, np.where((shape == 1)[:, None], -u * np.exp(0.5) * gauss, gauss)
+
+
 def add_sky_residuals(rng, residual, ivar, rows, per_row=(1, 4), significance=(4.0, 15.0)) -> None:
     """Imperfect sky subtraction near listed night-sky lines, not fully covered by the sky mask.
 
     Three shapes, each centred on a random listed sky wavelength: a line offset by 0.9-2.5 A (just outside
     the +-0.8 A mask), a P-Cygni-like derivative of a Gaussian (wavelength-calibration error) and a broad
-    Gaussian whose wings pass the mask. The ivar around it is lowered by 20-70% but not to zero, as when the
-    pipeline underestimates the sky noise.
+    Gaussian whose wings pass the mask. The part left on unmasked pixels peaks at ``significance`` x the
+    local noise; the ivar within 3 px is lowered by 20-70% but not to zero, as when the pipeline
+    underestimates the sky noise. Centres whose residual would be entirely masked are redrawn.
     """
     rows = np.asarray(rows)
     if rows.size == 0:
@@ -75,26 +86,32 @@ def add_sky_residuals(rng, residual, ivar, rows, per_row=(1, 4), significance=(4
     r = np.repeat(rows, counts)
     m = r.size
     shape = rng.integers(0, 3, m)
+    sigma = np.where(shape == 2, rng.uniform(1.8, 3.0, m), rng.uniform(0.8, 1.6, m))
     centre = sky[rng.integers(0, sky.size, m)]
     offset = np.where(shape == 0, rng.choice([-1.0, 1.0], m) * rng.uniform(0.9, 2.5, m), 0.0)
-    sigma = np.where(shape == 2, rng.uniform(1.8, 3.0, m), rng.uniform(0.8, 1.6, m))
-    pixels, _ = profiles.stamps(centre + offset, sigma)
-    lo, hi = profiles.pixel_edges_a(pixels)
-    mid = 0.5 * (lo + hi)
-    u = (mid - (centre + offset)[:, None]) / sigma[:, None]
-    gauss = np.exp(-0.5 * u * u)
-    shape_values = np.where((shape == 1)[:, None], -u * np.exp(0.5) * gauss, gauss)
-    on = (pixels >= 0) & (pixels < grid.N_PIXELS)
-    safe = np.clip(pixels, 0, grid.N_PIXELS - 1)
+    sky_mask = sky_mask_on_grid()
+    for _ in range(6):
+        pixels, values = _sky_residual_shapes(centre, offset, sigma, shape)
+        on = (pixels >= 0) & (pixels < grid.N_PIXELS)
+        safe = np.clip(pixels, 0, grid.N_PIXELS - 1)
+        usable = on & ~sky_mask[safe] & (ivar[r[:, None], safe] > 0)
+        visible_peak = np.max(np.abs(values) * usable, axis=1)
+        hidden = visible_peak < 0.2
+        if not hidden.any():
+            break
+        centre[hidden] = sky[rng.integers(0, sky.size, int(hidden.sum()))]
+    keep = visible_peak >= 0.2
+    r, pixels, values, on, safe, usable = r[keep], pixels[keep], values[keep], on[keep], safe[keep], usable[keep]
+    visible_peak = visible_peak[keep]
+    m = r.size
     local_ivar = np.where(on, ivar[r[:, None], safe], 0.0)
-    factor = rng.uniform(0.3, 0.8, m)[:, None]
-    near = np.abs(pixels - pixels[:, profiles.STAMP_HALF_WIDTH_PX][:, None]) <= 3
-    new_ivar = np.where(near, local_ivar * factor, local_ivar)
-    level = 1.0 / np.sqrt(median_positive(new_ivar))
-    amp = rng.choice([-1.0, 1.0], m, p=[0.3, 0.7]) * rng.uniform(*significance, m) * level
+    centre_px = pixels[:, profiles.STAMP_HALF_WIDTH_PX][:, None]
+    new_ivar = np.where(np.abs(pixels - centre_px) <= 3, local_ivar * rng.uniform(0.3, 0.8, m)[:, None], local_ivar)
+    level = 1.0 / np.sqrt(median_positive(np.where(usable, new_ivar, 0.0)))
+    amp = rng.choice([-1.0, 1.0], m, p=[0.3, 0.7]) * rng.uniform(*significance, m) * level / visible_peak
     rows2 = np.broadcast_to(r[:, None], pixels.shape)
     ivar[rows2[on], pixels[on]] = new_ivar[on].astype(np.float32)
-    profiles.scatter_add(residual, r, pixels, amp[:, None] * shape_values)
+    profiles.scatter_add(residual, r, pixels, amp[:, None] * values)
 
 
 def add_foreground_mismatch(rng, residual, ivar, z_fg, rows, significance=(0.8, 3.0)) -> None:

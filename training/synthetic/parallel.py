@@ -19,31 +19,34 @@ def _init_worker(config, sources) -> None:
 
 
 def _work(task):
-    seed, index, size = task
-    return index, generate_chunk(size, _chunk_seed(seed, index), _WORKER_STATE["config"], _WORKER_STATE["sources"])
+    seed, index, size, raw = task
+    return index, generate_chunk(size, _chunk_seed(seed, index), _WORKER_STATE["config"], _WORKER_STATE["sources"],
+                                 raw=raw)
 
 
 def iter_chunks_parallel(n: int, seed: int, config: SyntheticConfig | None = None, backgrounds=None,
-                         workers: int = 1, progress: bool = True):
+                         workers: int = 1, progress: bool = True, raw: bool = False):
     """Yield the chunks of ``generate(n, seed, ...)`` in order, computed by ``workers`` processes.
+
+    With ``raw``, each item is ``(batch, RawSpectra)`` (see :func:`generate_chunk`).
 
     Uses the ``spawn`` start method: safe even when the parent has TensorFlow or threads loaded.
     """
     config = config or SyntheticConfig()
     sources = resolve_backgrounds(backgrounds)
-    tasks = [(seed, k, size) for k, size in enumerate(chunk_sizes(n))]
+    tasks = [(seed, k, size, raw) for k, size in enumerate(chunk_sizes(n))]
     bar = tqdm(total=int(n), unit="spectra", file=sys.stderr, disable=not progress, desc="generate")
     try:
         if workers <= 1:
-            for s, k, size in tasks:
-                yield generate_chunk(size, _chunk_seed(s, k), config, sources)
+            for s, k, size, _ in tasks:
+                yield generate_chunk(size, _chunk_seed(s, k), config, sources, raw=raw)
                 bar.update(size)
             return
         ctx = mp.get_context("spawn")
         with ctx.Pool(workers, initializer=_init_worker, initargs=(config, sources)) as pool:
-            for _, batch in pool.imap(_work, tasks):
-                yield batch
-                bar.update(len(batch))
+            for (_, item), (_, _, size, _) in zip(pool.imap(_work, tasks), tasks):
+                yield item
+                bar.update(size)
     finally:
         bar.close()
 

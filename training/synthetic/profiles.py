@@ -48,11 +48,13 @@ def stamps(centre_a: np.ndarray, sigma_a: np.ndarray, half_width: int = STAMP_HA
     centre_a = np.asarray(centre_a, dtype=np.float64).reshape(-1)
     sigma_a = np.asarray(sigma_a, dtype=np.float64).reshape(-1)
     centre_px = np.rint(grid.pixel_of_wavelength(centre_a)).astype(np.int64)
-    pixels = centre_px[:, None] + np.arange(-half_width, half_width + 1)[None, :]
-    lo, hi = pixel_edges_a(pixels)
-    scale = 1.0 / (np.sqrt(2.0) * sigma_a[:, None])
-    mass = 0.5 * (special.erf((hi - centre_a[:, None]) * scale) - special.erf((lo - centre_a[:, None]) * scale))
-    return pixels, mass / (hi - lo)
+    offsets = np.arange(-half_width, half_width + 1)
+    pixels = centre_px[:, None] + offsets[None, :]
+    # Adjacent pixels share an edge: evaluate the Gaussian CDF once per edge (W + 1 of them).
+    edges = 10.0 ** (grid.LOGLAM0 + grid.DLOGLAM * (centre_px[:, None] + np.arange(-half_width - 0.5, half_width + 1.0)[None, :]))
+    cdf = special.erf((edges - centre_a[:, None]) * (1.0 / (np.sqrt(2.0) * sigma_a))[:, None])
+    width = np.diff(edges, axis=1)
+    return pixels, 0.5 * np.diff(cdf, axis=1) / width
 
 
 def pixel_edges_a(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -183,6 +183,8 @@ class ScanResult:
         Matched-filter arrays with unusable pixels zeroed (for per-line read-out at chosen shifts).
     noise_scale : float32 (n, n_sigma)
         Robust scatter of each spectrum's matched-filter SNR map (>= 1); every SNR is divided by it.
+    good : bool (n, N_PIXELS)
+        Unmasked pixels (ivar > 0).
     """
 
     q0: int
@@ -191,6 +193,7 @@ class ScanResult:
     F: np.ndarray
     N: np.ndarray
     noise_scale: np.ndarray
+    good: np.ndarray
 
 
 def snr_noise_scale(F: np.ndarray, N: np.ndarray) -> np.ndarray:
@@ -243,6 +246,28 @@ def line_arrays_at(F: np.ndarray, N: np.ndarray, sub_index: np.ndarray,
     fl = np.where(inside, F[rows, sig, f, pc], 0.0).astype(np.float32)
     nl = np.where(inside, N[rows, sig, f, pc], 0.0).astype(np.float32)
     return fl, nl
+
+
+def arrays_at_position(F: np.ndarray, N: np.ndarray, position_px: np.ndarray,
+                       sigma_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """F and N at fractional pixel positions, linearly interpolated between sub-pixel samples.
+
+    ``position_px`` and ``sigma_index`` broadcast to one shape whose first axis is the spectrum.
+    Returns float32 arrays of that shape; 0 off the grid.
+    """
+    x = np.asarray(position_px, dtype=np.float64) * SUBPIXEL
+    lo = np.floor(x).astype(np.int64)
+    t = (x - lo).astype(np.float32)
+    rows = np.arange(F.shape[0]).reshape((-1,) + (1,) * (x.ndim - 1))
+    out_f = np.zeros(x.shape, dtype=np.float32)
+    out_n = np.zeros(x.shape, dtype=np.float32)
+    for idx, wgt in ((lo, 1.0 - t), (lo + 1, t)):
+        p, f = np.floor_divide(idx, SUBPIXEL), np.mod(idx, SUBPIXEL)
+        inside = (p >= 0) & (p < grid.N_PIXELS)
+        pc = np.clip(p, 0, grid.N_PIXELS - 1)
+        out_f += np.where(inside, wgt * F[rows, sigma_index, f, pc], 0.0)
+        out_n += np.where(inside, wgt * N[rows, sigma_index, f, pc], 0.0)
+    return out_f, out_n
 
 
 def oii_overlap(sigma_px: np.ndarray | float) -> np.ndarray:
@@ -380,7 +405,7 @@ def scan(residual: np.ndarray, ivar: np.ndarray, z_fg: np.ndarray, dz_margin: fl
     best_sigma = best_sigma.transpose(0, 2, 1).reshape(n, SUBPIXEL * n_t)
     cols = q0 + np.arange(SUBPIXEL * n_t)[None, :]
     s2[(cols < q_lo_each[:, None]) | (cols > q_hi)] = -1.0
-    return ScanResult(q0=q0, s2=s2, best_sigma=best_sigma, F=F, N=N, noise_scale=noise_scale)
+    return ScanResult(q0=q0, s2=s2, best_sigma=best_sigma, F=F, N=N, noise_scale=noise_scale, good=ivar > 0)
 
 
 def top_peaks(s2: np.ndarray, n_peaks: int = 5, exclusion: int = 3 * SUBPIXEL) -> np.ndarray:

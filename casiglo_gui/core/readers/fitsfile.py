@@ -22,8 +22,10 @@ try:  # fitsio is a dependency, but the core must still work where only astropy 
 except ImportError:  # pragma: no cover - exercised only on installs without fitsio
     fitsio = None
 
-BACKENDS = ("fitsio", "astropy") if fitsio is not None else ("astropy",)
-DEFAULT_BACKEND = BACKENDS[0]
+BACKENDS = ("direct", "fitsio", "astropy") if fitsio is not None else ("direct", "astropy")
+# The library used when the direct back-end cannot read a file (gzip, scaled columns, damage).
+FALLBACK_BACKEND = BACKENDS[1]
+DEFAULT_BACKEND = "auto"
 
 # Exceptions the FITS libraries raise on damaged input; the registry turns them into SpectrumReadError.
 FITS_ERRORS = (OSError, ValueError, TypeError, IndexError, KeyError, EOFError, RuntimeError,
@@ -296,13 +298,32 @@ class _FitsioSource(FitsSource):
         self._fits.close()
 
 
-def open_fits(path: str, backend: str | None = None) -> FitsSource:
-    """Open ``path`` with the named back-end (``"fitsio"`` or ``"astropy"``; default: fastest installed).
+def backend_chain(path: str, backend: str | None = None) -> list[str]:
+    """Back-ends to try in order: the one asked for, or (``None``/``"auto"``) the direct reader for
+    uncompressed files, then fitsio (astropy where fitsio is not installed)."""
+    if backend not in (None, "auto"):
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown FITS back-end {backend!r}; choose from {BACKENDS}")
+        return [backend]
+    with open(path, "rb") as handle:
+        compressed = handle.read(2) == b"\x1f\x8b"
+    return [FALLBACK_BACKEND] if compressed else ["direct", FALLBACK_BACKEND]
+
+
+def open_fits(path: str, backend: str = "fitsio") -> FitsSource:
+    """Open ``path`` with one back-end: ``"direct"``, ``"fitsio"`` or ``"astropy"``.
 
     Raises whatever the back-end raises on a damaged file (see ``FITS_ERRORS``); the registry converts
     those into :class:`~casiglo_gui.core.errors.SpectrumReadError`.
     """
-    backend = backend or DEFAULT_BACKEND
+    if backend == "direct":
+        from .direct import DirectSource
+
+        if path.lower().endswith(".gz") or _gzip_magic(path):
+            from .direct import Unsupported
+
+            raise Unsupported("the direct back-end does not read gzip-compressed files")
+        return DirectSource(path)
     if backend == "fitsio":
         if fitsio is None:
             raise ValueError("the fitsio back-end was asked for but fitsio is not installed")
@@ -310,6 +331,11 @@ def open_fits(path: str, backend: str | None = None) -> FitsSource:
     if backend == "astropy":
         return _checked(_AstropySource(path))
     raise ValueError(f"unknown FITS back-end {backend!r}; choose from {BACKENDS}")
+
+
+def _gzip_magic(path: str) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
 
 
 def _checked(source: FitsSource) -> FitsSource:

@@ -1,0 +1,294 @@
+"""The per-chunk work every engine runs: read a few files, put them on the grid, detect, make rows.
+
+``process_chunk`` is a plain top-level function of picklable arguments, so the same code runs
+in-process, in a spawned process pool and on Dask workers (which read their own files). It never
+raises for a bad input: every input gives at least one row, an ``error: <reason>`` row if need be.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import grid
+from ..errors import SpectrumReadError
+from ..preprocessing import clean, place_on_grid
+from ..spectrum import FLAG_ALL_MASKED, Spectrum
+from .columns import Row, detection_row, error_reason, error_row
+from .detectors import DetectorSpec, cached_detector
+from .rawfits import RawFitsSource
+
+# The one format the fast back-end serves (by far the most common scan input).
+FAST_READER = "sdss-spec"
+
+
+@dataclass(frozen=True)
+class ChunkConfig:
+    """Everything a worker needs besides the file paths (small and picklable)."""
+
+    detector: DetectorSpec
+    batch_size: int = 32
+    maps_dir: str | None = None  # write a detection-map FITS per MaNGA cube here
+
+
+@dataclass
+class ChunkResult:
+    """Rows of a chunk, grouped per input (in input order), and where the time went."""
+
+    index: int
+    rows_per_input: list[list[Row]]
+    seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    maps_written: list[str] = field(default_factory=list)
+
+    @property
+    def n_rows(self) -> int:
+        return sum(len(rows) for rows in self.rows_per_input)
+
+
+def iter_file(path: str, fast: bool = True):
+    """The spectra of one input file, lazily (a MaNGA cube spaxel row by spaxel row).
+
+    The reader registry decides the format by content; unreadable files raise ``SpectrumReadError``.
+    With ``fast``, uncompressed SDSS/BOSS spec files go through :mod:`.rawfits` under the same
+    ``sdss-spec`` loader (identical spectra, ~10x less time); anything else, and any file the fast
+    back-end does not handle, goes through the registry's general back-ends.
+    """
+    from ..readers import iter_spectra
+
+    if fast and not path.lower().endswith((".gz", ".fz")):
+        spectra = _read_fast(path)
+        if spectra is not None:
+            yield from spectra
+            return
+    yield from iter_spectra(path)
+
+
+def _read_fast(path: str) -> list[Spectrum] | None:
+    """Spectra of a spec file through the fast back-end; None when the general path must decide."""
+    from ..readers import identify
+
+    try:
+        source = RawFitsSource(path)
+    except Exception:  # unsupported or damaged: the general path gives the canonical reason
+        return None
+    try:
+        reader = identify(source)
+        if reader is None or reader.name != FAST_READER:
+            return None
+        try:
+            return list(reader.load(source, path))
+        except SpectrumReadError:
+            raise  # the loader's own verdict, the same whatever the back-end
+        except Exception:
+            return None
+    finally:
+        source.close()
+
+
+class _Batch:
+    """Spectra waiting for the detector, already on the model grid (preallocated, reused)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.residual = np.zeros((size, grid.N_PIXELS), dtype=np.float32)
+        self.ivar = np.zeros((size, grid.N_PIXELS), dtype=np.float32)
+        self.mask = np.ones((size, grid.N_PIXELS), dtype=bool)
+        self.wdisp = np.zeros((size, grid.N_PIXELS), dtype=np.float32)
+        self.z_fg = np.zeros(size, dtype=np.float64)
+        self.has_wdisp = np.zeros(size, dtype=bool)
+        self.slots: list[tuple[int, int, Spectrum]] = []  # (input index, row index, spectrum)
+
+    def add(self, spectrum: Spectrum, input_index: int, row_index: int) -> None:
+        k = len(self.slots)
+        shift = spectrum.grid_shift
+        self.residual[k] = place_on_grid(spectrum.residual.astype(np.float32, copy=False), shift, np.float32(0))
+        self.ivar[k] = place_on_grid(spectrum.ivar.astype(np.float32, copy=False), shift, np.float32(0))
+        self.mask[k] = place_on_grid(np.asarray(spectrum.mask, dtype=bool), shift, True)
+        if spectrum.wdisp is not None:
+            self.wdisp[k] = place_on_grid(spectrum.wdisp.astype(np.float32, copy=False), shift, np.float32(0))
+            self.has_wdisp[k] = True
+        else:
+            self.wdisp[k] = 0.0
+            self.has_wdisp[k] = False
+        self.z_fg[k] = np.float64(spectrum.z_fg)
+        self.slots.append((input_index, row_index, spectrum))
+
+    @property
+    def full(self) -> bool:
+        return len(self.slots) >= self.size
+
+
+def _is_cube_spaxel(spectrum: Spectrum) -> bool:
+    meta = spectrum.meta
+    return spectrum.survey == "manga" and "x" in meta and "y" in meta and "radius_spaxels" not in meta
+
+
+def _detect(detector, batch: _Batch, rows_per_input: list[list[Row]], seconds: dict[str, float],
+            cube_values: dict[int, list] | None = None) -> None:
+    n = len(batch.slots)
+    if n == 0:
+        return
+    t0 = time.perf_counter()
+    residual, ivar, _ = clean(batch.residual[:n], batch.ivar[:n], batch.mask[:n])
+    wdisp = batch.wdisp[:n] if batch.has_wdisp[:n].any() else None
+    t1 = time.perf_counter()
+    seconds["preprocess"] = seconds.get("preprocess", 0.0) + (t1 - t0)
+    try:
+        detections = detector.detect_batch(residual, ivar, batch.z_fg[:n].copy(), wdisp=wdisp)
+        if len(detections) != n:
+            raise ValueError(f"detector returned {len(detections)} results for {n} spectra")
+    except Exception:
+        # Find the spectrum that breaks the detector instead of failing the whole batch.
+        detections = []
+        for k in range(n):
+            try:
+                detections.append(detector.detect_batch(
+                    residual[k:k + 1], ivar[k:k + 1], batch.z_fg[k:k + 1].copy(),
+                    wdisp=None if wdisp is None else wdisp[k:k + 1])[0])
+            except Exception as exc:  # one bad spectrum must not stop the scan
+                detections.append(exc)
+    seconds["detect"] = seconds.get("detect", 0.0) + (time.perf_counter() - t1)
+    for (i, r, spectrum), det in zip(batch.slots, detections):
+        if isinstance(det, Exception):
+            row = error_row(spectrum.source, f"detector failed ({type(det).__name__}: {det})",
+                            spectrum.object_id, spectrum.ra, spectrum.dec, spectrum.z_fg)
+        else:
+            if cube_values is not None and _is_cube_spaxel(spectrum):
+                cube_values.setdefault(i, []).append((int(spectrum.meta["x"]), int(spectrum.meta["y"]), det))
+            try:
+                row = detection_row(spectrum.source, spectrum.object_id, spectrum.ra, spectrum.dec,
+                                    spectrum.z_fg, det)
+            except (TypeError, ValueError) as exc:
+                row = error_row(spectrum.source, f"detector output unusable ({exc})",
+                                spectrum.object_id, spectrum.ra, spectrum.dec, spectrum.z_fg)
+        rows_per_input[i][r] = row
+    batch.slots.clear()
+
+
+def _unusable(spectrum: Spectrum) -> str:
+    """Why a spectrum read fine cannot be searched ('' when it can)."""
+    if spectrum.grid_shift is None:
+        return "spectrum is not on the 1e-4 dex model grid"
+    if FLAG_ALL_MASKED in spectrum.flags or bool(np.all(spectrum.mask)):
+        return "no usable pixel (every pixel masked)"
+    return ""
+
+
+def process_chunk(index: int, paths: list[str], config: ChunkConfig) -> ChunkResult:
+    """Score the files ``paths`` (chunk number ``index``); one or more rows per file, in order.
+
+    Parameters
+    ----------
+    index : int
+        Chunk number, echoed back so engines can restore order.
+    paths : list of str
+        Input files of this chunk.
+    config : ChunkConfig
+        Detector and batch size.
+
+    Returns
+    -------
+    ChunkResult
+        ``rows_per_input[i]`` are the rows of ``paths[i]``: one per spectrum it holds, or one
+        ``error: <reason>`` row when it cannot be read.
+    """
+    cpu_start = time.process_time()
+    seconds: dict[str, float] = {}
+    rows_per_input: list[list[Row]] = [[] for _ in paths]
+    detector = cached_detector(config.detector)
+    batch = _Batch(max(1, int(config.batch_size)))
+    cube_values: dict[int, list] | None = {} if config.maps_dir else None
+    for i, path in enumerate(paths):
+        t0 = time.perf_counter()
+        spectra = iter_file(path)
+        while True:
+            try:
+                spectrum = next(spectra)
+            except StopIteration:
+                if not rows_per_input[i]:
+                    rows_per_input[i].append(error_row(path, "file holds no spectrum"))
+                break
+            except SpectrumReadError as exc:
+                rows_per_input[i].append(error_row(path, exc.reason))
+                break
+            except Exception as exc:  # a reader bug on one file must not stop the scan
+                rows_per_input[i].append(error_row(path, f"unexpected {type(exc).__name__}: {exc}"))
+                break
+            finally:
+                seconds["read"] = seconds.get("read", 0.0) + (time.perf_counter() - t0)
+            r = len(rows_per_input[i])
+            problem = _unusable(spectrum)
+            if problem:
+                rows_per_input[i].append(error_row(path, problem, spectrum.object_id, spectrum.ra,
+                                                   spectrum.dec, spectrum.z_fg))
+            else:
+                rows_per_input[i].append(None)  # filled in by _detect
+                batch.add(spectrum, i, r)
+                if batch.full:
+                    _detect(detector, batch, rows_per_input, seconds, cube_values)
+            t0 = time.perf_counter()
+    _detect(detector, batch, rows_per_input, seconds, cube_values)
+    # CPU time of this process, less disturbed than wall time by other jobs on a shared machine.
+    seconds["cpu"] = time.process_time() - cpu_start
+    result = ChunkResult(index=index, rows_per_input=rows_per_input, seconds=seconds)
+    for i, values in (cube_values or {}).items():
+        try:
+            result.maps_written.append(write_detection_maps(paths[i], values, config))
+        except Exception as exc:  # a map is a by-product: report it, keep the rows
+            result.warnings.append(f"{paths[i]}: detection maps not written ({type(exc).__name__}: {exc})")
+    return result
+
+
+def maps_path(source: str, maps_dir: str) -> str:
+    """Where the detection maps of cube ``source`` go: ``<maps_dir>/<file stem>-CASIGLO-MAPS.fits``."""
+    name = os.path.basename(source)
+    for suffix in (".gz", ".fz", ".fits", ".fit"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+    return os.path.join(maps_dir, f"{name}-CASIGLO-MAPS.fits")
+
+
+def write_detection_maps(source: str, values: list, config: ChunkConfig) -> str:
+    """Write the per-spaxel detection maps of one MaNGA cube (image HDUs ``(ny, nx)``, NaN = no data).
+
+    HDUs: ``SCORE`` (lens score), ``SNR_BEST`` (highest line SNR at z_bg), ``Z_BG`` and ``N_LINES``.
+    A lensed arc shows up as a patch of neighbouring spaxels with a high score at a common z_bg.
+    """
+    from astropy.io import fits
+
+    from ..readers import open_cube
+
+    with open_cube(source) as cube:
+        shape, plateifu = cube.shape, cube.plateifu
+    # z_bg needs float64 (1e-5 precision); the others are fine in float32.
+    maps = {name: np.full(shape, np.nan, dtype=np.float64 if name == "Z_BG" else np.float32)
+            for name in ("SCORE", "SNR_BEST", "Z_BG", "N_LINES")}
+    for x, y, det in values:
+        snr = np.asarray(det.line_snr, dtype=np.float64)
+        maps["SCORE"][y, x] = det.score
+        maps["SNR_BEST"][y, x] = np.nanmax(snr) if np.any(np.isfinite(snr)) else np.nan
+        maps["Z_BG"][y, x] = det.z_bg
+        maps["N_LINES"][y, x] = det.n_lines
+    primary = fits.PrimaryHDU()
+    primary.header["SOURCE"] = (os.path.basename(source), "scanned MaNGA cube")
+    primary.header["PLATEIFU"] = plateifu
+    primary.header["DETECTOR"] = config.detector.kind
+    hdus = [primary]
+    for name, image in maps.items():
+        hdu = fits.ImageHDU(image, name=name)
+        hdu.header["BUNIT"] = {"SCORE": "", "SNR_BEST": "", "Z_BG": "", "N_LINES": "count"}[name]
+        hdus.append(hdu)
+    os.makedirs(config.maps_dir, exist_ok=True)
+    path = maps_path(source, config.maps_dir)
+    tmp = path + ".tmp"
+    fits.HDUList(hdus).writeto(tmp, overwrite=True)
+    os.replace(tmp, path)
+    return path
+
+
+def error_chunk(index: int, paths: list[str], reason: str) -> ChunkResult:
+    """Rows for a chunk whose worker died (e.g. killed for memory): every input gets an error row."""
+    return ChunkResult(index=index, rows_per_input=[[error_row(p, error_reason(reason))] for p in paths])

@@ -1,0 +1,147 @@
+"""``run_scan``: expand inputs, run the chunks on an engine, write the table in order, summarise."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import asdict
+from typing import TextIO
+
+from ..errors import CasigloError
+from .chunk import ChunkConfig
+from .detectors import DetectorSpec
+from .engines import run_dask, run_inline, run_process_pool
+from .summary import ScanSummary
+from .table import ResumableCsvWriter, csv_to_parquet, inputs_fingerprint, iter_table_rows
+
+DEFAULT_BATCH_SIZE = 32
+DEFAULT_CHUNK_SIZE = 64
+ENGINES = ("local", "dask")
+
+
+class ScanOptionError(CasigloError):
+    """Scan options that cannot work together."""
+
+
+def output_format(path: str) -> str:
+    """``csv`` or ``parquet`` from the output file's extension."""
+    lower = path.lower()
+    if lower.endswith(".csv"):
+        return "csv"
+    if lower.endswith((".parquet", ".pq")):
+        return "parquet"
+    raise ScanOptionError(f"{path}: output must end in .csv or .parquet")
+
+
+def _model_identity(spec: DetectorSpec) -> dict:
+    identity = asdict(spec)
+    identity.pop("threads", None)
+    if spec.model_path and os.path.exists(spec.model_path):
+        st = os.stat(spec.model_path)
+        identity["model_size"] = st.st_size
+        identity["model_mtime_ns"] = st.st_mtime_ns
+    return identity
+
+
+def run_scan(files: list[str], out: str, detector: DetectorSpec, *, workers: int = 1,
+             batch_size: int = DEFAULT_BATCH_SIZE, chunk_size: int = DEFAULT_CHUNK_SIZE,
+             resume: bool = False, engine: str = "local", scheduler: str | None = None,
+             maps_dir: str | None = None, progress: bool = True,
+             stream: TextIO | None = None) -> ScanSummary:
+    """Scan ``files`` (already expanded, in order) into the table ``out``.
+
+    Parameters
+    ----------
+    files : list of str
+        Input files in scan order (see :func:`casiglo_gui.core.scan.inputs.expand_inputs`).
+    out : str
+        Output table, ``.csv`` or ``.parquet``.
+    detector : DetectorSpec
+        What scores the spectra.
+    workers : int
+        Worker processes for the local engine (1 = in this process).
+    batch_size : int
+        Spectra per detector call.
+    chunk_size : int
+        Inputs per unit of work; also the commit (and resume) granularity.
+    resume : bool
+        Continue an interrupted scan of the same inputs and settings.
+    engine : {"local", "dask"}
+        Where the chunks run; ``dask`` needs ``scheduler`` (an address such as ``tcp://host:8786``).
+    maps_dir : str, optional
+        Write a detection-map FITS per MaNGA cube into this folder.
+    progress : bool
+        Show a tqdm progress bar (rate, ETA) on ``stream``.
+    stream : file, optional
+        Where progress goes (default stderr).
+
+    Returns
+    -------
+    ScanSummary
+        Counts by status, top candidates and timings.
+    """
+    stream = sys.stderr if stream is None else stream
+    fmt = output_format(out)
+    if engine not in ENGINES:
+        raise ScanOptionError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if engine == "dask" and not scheduler:
+        raise ScanOptionError("--engine dask needs --scheduler ADDRESS (e.g. tcp://scheduler:8786)")
+    if batch_size < 1 or chunk_size < 1 or workers < 1:
+        raise ScanOptionError("--workers, --batch-size and --chunk-size must be at least 1")
+    settings = {"detector": _model_identity(detector), "batch_size": batch_size, "chunk_size": chunk_size}
+    fingerprint = inputs_fingerprint(files, settings)
+    csv_path = out if fmt == "csv" else out + ".partial.csv"
+
+    started = time.perf_counter()
+    writer = ResumableCsvWriter(csv_path, fingerprint, len(files), resume=resume)
+    summary = ScanSummary(n_inputs=len(files), detector=detector.kind, output=out)
+    if writer.resumed_from is not None:
+        for row in iter_table_rows(csv_path):
+            summary.add_rows([row])
+        print(f"resuming: {writer.inputs_committed} of {len(files)} inputs already in {out}",
+              file=stream, flush=True)
+    start = writer.inputs_committed
+    if start % chunk_size != 0:
+        writer.close(complete=False)
+        raise CasigloError(f"{csv_path}: progress file does not end on a chunk boundary")
+    chunks = ((i // chunk_size, files[i:i + chunk_size]) for i in range(start, len(files), chunk_size))
+    config = ChunkConfig(detector=detector, batch_size=batch_size,
+                         maps_dir=os.path.abspath(maps_dir) if maps_dir else None)
+    if engine == "dask":
+        results = run_dask(chunks, config, scheduler)
+    elif workers == 1 or len(files) - start <= chunk_size:
+        results = run_inline(chunks, config)
+    else:
+        results = run_process_pool(chunks, config, workers)
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(files), initial=start, unit="spec", file=stream, dynamic_ncols=True,
+                   mininterval=0.5, desc="scan", smoothing=0.1)
+    complete = False
+    try:
+        for result in results:
+            writer.commit(result.rows_per_input)
+            for rows in result.rows_per_input:
+                summary.add_rows(rows)
+            summary.add_seconds(result.seconds)
+            summary.maps_written.extend(result.maps_written)
+            for warning in result.warnings:
+                print(f"warning: {warning}", file=stream, flush=True)
+            if bar is not None:
+                bar.update(len(result.rows_per_input))
+        complete = True
+    finally:
+        if bar is not None:
+            bar.close()
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()  # stop the engine's workers now, even on Ctrl-C
+        writer.close(complete=complete and fmt == "csv")
+    if fmt == "parquet":
+        csv_to_parquet(csv_path, out)
+        os.remove(csv_path)
+        writer.close(complete=True)
+    summary.wall_seconds = time.perf_counter() - started
+    return summary

@@ -102,6 +102,7 @@ def run_scan(files: list[str], out: str, detector: DetectorSpec, *, workers: int
     if writer.resumed_from is not None:
         for row in iter_table_rows(csv_path):
             summary.add_rows([row])
+        summary.rows_resumed = summary.n_rows
         print(f"resuming: {writer.inputs_committed} of {len(files)} inputs already in {out}",
               file=stream, flush=True)
     start = writer.inputs_committed

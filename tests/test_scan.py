@@ -233,3 +233,26 @@ def test_mismatched_model_is_refused_before_any_table_is_written(tmp_path, capsy
     err = capsys.readouterr().err
     assert code == 2 and "old.onnx" in err
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_project_synthetic_set_lenses_rank_first(tmp_path):
+    """Spectra from the project's generator (`casiglo-train generate --format fits`, truth in the headers):
+    the scan ranks lenses above every hard negative at the top, with their redshifts."""
+    from training import cli as train_cli
+
+    folder = tmp_path / "synthetic"
+    assert train_cli.main(["generate", "--n", "40", "--seed", "3", "--out", str(folder), "--format", "fits",
+                           "--no-progress"]) == 0
+    out = tmp_path / "syn.csv"
+    assert cli.main(["scan", str(folder), "--out", str(out), "--workers", "1", "--detector", "physics",
+                     "--no-progress"]) == 0
+    _, rows = read_table(out)
+    assert len(rows) == 40 and all(r["status"] == "ok" for r in rows)
+    truth = {}
+    for r in rows:
+        header = fits.getheader(r["source"], 0)
+        truth[r["source"]] = (header["CSG_KIND"], float(header["CSG_ZBG"]))
+    ranked = sorted(rows, key=lambda r: -float(r["score"]))
+    assert [truth[r["source"]][0] for r in ranked[:10]] == ["lens"] * 10
+    for r in ranked[:5]:
+        assert abs(float(r["z_bg"]) - truth[r["source"]][1]) < 1e-3

@@ -271,3 +271,24 @@ def test_a_mismatched_model_is_refused_and_the_app_runs_physics_only(open_window
     status = window.model_status.text()
     assert "physics-only" in status and "model refused" in status
     assert window.state.probability_source == "fit"
+
+
+def test_grade_filter_and_drag_and_drop(open_window, qtbot, data_dir):
+    from PyQt6.QtCore import QMimeData, QPointF, QUrl
+    from PyQt6.QtGui import QDropEvent
+
+    window = open_window([data_dir / "sdss" / "spec-0266-51602-0013.fits"])
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(data_dir / "sdss" / name))
+                  for name in ("spec-0266-51602-0107.fits", "spec-3650-55244-0056.fits")])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    wait_shown(qtbot, window)
+    assert len(window.queue) == 2 and window.state.spectrum.object_id == "0266-51602-0107"
+    qtbot.keyClick(window, Qt.Key.Key_1)            # possible, then on to the second
+    wait_shown(qtbot, window)
+    window.grade_filter.setCurrentText("graded possible or better")
+    assert window.queue.visible == [0] and window.queue_list.count() == 1
+    window.grade_filter.setCurrentText("ungraded")
+    assert window.queue.visible == [1]

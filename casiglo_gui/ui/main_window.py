@@ -12,7 +12,7 @@ import numpy as np
 from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
-    QCheckBox, QDockWidget, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+    QCheckBox, QComboBox, QDockWidget, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
     QMainWindow, QSplitter, QVBoxLayout, QWidget,
 )
 
@@ -33,6 +33,12 @@ from .workers import Workers
 GRADE_KEYS = ("none", "possible", "probable", "likely")
 FLAGS = ("sky_residual", "bad_foreground_model", "foreground_emission", "cosmic_ray", "low_snr", "artefact", "other")
 MAX_RECENT = 10
+# Queue filter choices: label -> grades shown ("ungraded" = no grade yet); None = any.
+GRADE_FILTERS = {
+    "any": None, "graded possible or better": frozenset({"possible", "probable", "likely"}),
+    "likely": frozenset({"likely"}), "probable": frozenset({"probable"}), "possible": frozenset({"possible"}),
+    "none (not a lens)": frozenset({"none"}), "ungraded": frozenset({"ungraded"}),
+}
 PREFETCH = 2
 PREFETCH_DELAY_MS = 60
 
@@ -100,6 +106,14 @@ class MainWindow(QMainWindow):
         self.unlabelled_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.unlabelled_box.toggled.connect(lambda _on: self._filter_changed())
         queue_layout.addWidget(self.unlabelled_box)
+        grade_row = QHBoxLayout()
+        grade_row.addWidget(QLabel("grade"))
+        self.grade_filter = QComboBox()
+        self.grade_filter.addItems(list(GRADE_FILTERS))
+        self.grade_filter.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.grade_filter.currentTextChanged.connect(lambda _t: self._filter_changed())
+        grade_row.addWidget(self.grade_filter, 1)
+        queue_layout.addLayout(grade_row)
         score_row = QHBoxLayout()
         score_row.addWidget(QLabel("score"))
         self.score_min = QDoubleSpinBox()
@@ -337,6 +351,7 @@ class MainWindow(QMainWindow):
         scored = any(math.isfinite(it.score) for it in self.queue.items)
         use_score = scored and (lo > 0.0 or hi < 1.0)
         self.queue.set_filter(QueueFilter(unlabelled_only=self.unlabelled_box.isChecked(),
+                                          grades=GRADE_FILTERS[self.grade_filter.currentText()],
                                           score_min=lo if use_score else None,
                                           score_max=hi if use_score else None))
 

@@ -93,7 +93,7 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         self.band_high = pg.PlotDataItem(pen=None)
         self.band = pg.FillBetweenItem(self.band_low, self.band_high, brush=pg.mkBrush(BAND_COLOUR))
         self.flux_curve = pg.PlotDataItem(pen=pg.mkPen(FLUX_COLOUR, width=1), name="flux")
-        self.model_curve = pg.PlotDataItem(pen=pg.mkPen(MODEL_COLOUR, width=1.5), name="foreground model")
+        self.model_curve = pg.PlotDataItem(pen=pg.mkPen(MODEL_COLOUR, width=1), name="foreground model")
         self.residual_curve = pg.PlotDataItem(pen=pg.mkPen(RESIDUAL_COLOUR, width=1), name="residual (flux − model)")
         self.plot.addItem(self.shade, ignoreBounds=True)
         self.plot.addItem(self.band)

@@ -52,7 +52,6 @@ def main(argv=None) -> int:
         Path(os.environ[var]).mkdir(parents=True, exist_ok=True)
     folder = Path(args.folder) if args.folder else next(f for f in DEFAULT_FOLDERS if f.exists())
 
-    from PyQt6.QtWidgets import QApplication
 
     from casiglo_gui import app as app_module
 

@@ -292,3 +292,11 @@ def test_grade_filter_and_drag_and_drop(open_window, qtbot, data_dir):
     assert window.queue.visible == [0] and window.queue_list.count() == 1
     window.grade_filter.setCurrentText("ungraded")
     assert window.queue.visible == [1]
+
+
+def test_every_grade_and_flag_of_the_label_store_has_a_key():
+    from casiglo_gui.core.labels import FLAGS, GRADES
+
+    actions = {binding.action for binding in KEYMAP}
+    assert {f"grade_{grade}" for grade in GRADES} <= actions
+    assert {f"toggle_flag_{flag}" for flag in FLAGS} <= actions

@@ -30,8 +30,6 @@ from .spectrum_view import SpectrumView
 from .stamps_view import StampsView
 from .workers import Workers
 
-GRADE_KEYS = ("none", "possible", "probable", "likely")
-FLAGS = ("sky_residual", "bad_foreground_model", "foreground_emission", "cosmic_ray", "low_snr", "artefact", "other")
 MAX_RECENT = 10
 # Queue filter choices: label -> grades shown ("ungraded" = no grade yet); None = any.
 GRADE_FILTERS = {

@@ -165,7 +165,7 @@ def test_scan_table_opens_sorted_by_score_with_its_probabilities(open_window, qt
     label = window.spectrum_view.markers[6].label.textItem.toPlainText()
     assert "p=0.97" in label and "S/N=8.1" in label
     window.score_min.setValue(0.5)                 # filter: score >= 0.5 leaves one
-    assert window.queue.visible == [0] and window.queue_list.count() == 1
+    assert window.queue.visible == [0] and window.queue_model.rowCount() == 1
 
 
 def test_manga_cube_shows_a_map_and_a_picked_spaxel(open_window, qtbot, data_dir, tmp_path):
@@ -283,13 +283,14 @@ def test_grade_filter_and_drag_and_drop(open_window, qtbot, data_dir):
                   for name in ("spec-0266-51602-0107.fits", "spec-3650-55244-0056.fits")])
     event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
                        Qt.KeyboardModifier.NoModifier)
-    window.dropEvent(event)
+    with qtbot.waitSignal(window.queue_loaded, timeout=20000):
+        window.dropEvent(event)
     wait_shown(qtbot, window)
     assert len(window.queue) == 2 and window.state.spectrum.object_id == "0266-51602-0107"
     qtbot.keyClick(window, Qt.Key.Key_1)            # possible, then on to the second
     wait_shown(qtbot, window)
     window.grade_filter.setCurrentText("graded possible or better")
-    assert window.queue.visible == [0] and window.queue_list.count() == 1
+    assert window.queue.visible == [0] and window.queue_model.rowCount() == 1
     window.grade_filter.setCurrentText("ungraded")
     assert window.queue.visible == [1]
 
@@ -300,3 +301,19 @@ def test_every_grade_and_flag_of_the_label_store_has_a_key():
     actions = {binding.action for binding in KEYMAP}
     assert {f"grade_{grade}" for grade in GRADES} <= actions
     assert {f"toggle_flag_{flag}" for flag in FLAGS} <= actions
+
+
+def test_a_large_scan_table_opens_on_a_worker(open_window, qtbot, data_dir, tmp_path):
+    source = str(data_dir / "sdss" / "spec-0266-51602-0013.fits")
+    rows = [{"source": source, "object_id": f"obj{i}", "score": f"{(i * 37 % 1000) / 1000:.3f}", "z_bg": "0.4",
+             "status": "ok"} for i in range(5000)]
+    table = write_scan(tmp_path / "big.csv", rows)
+    window = open_window([data_dir / "sdss" / "spec-0266-51602-0107.fits"])
+    with qtbot.waitSignal(window.queue_loaded, timeout=30000):
+        window.open_paths([str(table)])
+        assert len(window.queue) == 1          # the call returned before the table was read
+    assert len(window.queue) == 5000 and window.queue_model.rowCount() == 5000
+    scores = [item.score for item in window.queue.items]
+    assert scores == sorted(scores, reverse=True)
+    wait_shown(qtbot, window)
+    assert window.state.spectrum.source == source

@@ -69,7 +69,8 @@ class DetectorSet:
             default = getattr(inference, "default_model_path", None)
             path = default() if default is not None else None
         if path is None or not Path(path).exists():
-            notes.append(f"no model found{f' at {path}' if path else ''}")
+            where = f" ({Path(path).parent.name}/{Path(path).name})" if path else ""
+            notes.append(f"no model installed{where}")
             return
         try:
             model = inference.OnnxLineModel(path)

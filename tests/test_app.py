@@ -137,7 +137,10 @@ def test_manual_redshift_then_refit(open_window, qtbot, data_dir):
     assert window.state.z_origin == "manual" and window.state.z > z0
     assert math.isclose(np.log10((1 + window.state.z) / (1 + z0)), 3e-4, rel_tol=1e-6)
     assert_markers_follow(window)
-    window.set_redshift(0.3)                       # as dragging a marker does
+    marker = window.spectrum_view.markers[6]       # drag [OIII] 5008 to z = 0.3: every marker follows
+    marker.setValue(5008.24 * 1.3)
+    marker.sigDragged.emit(marker)
+    assert window.state.z == pytest.approx(0.3, abs=1e-9) and window.state.z_origin == "manual"
     assert_markers_follow(window)
     with qtbot.waitSignal(window.refit_done, timeout=20000):
         qtbot.keyClick(window, Qt.Key.Key_Z)

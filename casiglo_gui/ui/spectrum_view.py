@@ -229,6 +229,8 @@ class SpectrumView(pg.GraphicsLayoutWidget):
             line.blockSignals(True)
             line.setValue(float(x))
             line.blockSignals(False)
+            covered = state.spectrum.wavelength[0] <= x <= state.spectrum.wavelength[-1]
+            line.label.setVisible(bool(covered))  # an off-spectrum line's label would float at the edge
             colour = probability_colour(float(p))
             line.setPen(pg.mkPen(colour, width=2 if math.isfinite(p) and p >= 0.5 else 1.2))
             line.label.setText(text)

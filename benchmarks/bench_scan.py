@@ -66,10 +66,14 @@ def main() -> int:
           f"load avg {os.getloadavg()[0]:.1f}")
     print(f"rows: {summary.n_rows} ({summary.n_ok} ok), table {table_mb:.1f} MB")
     print(f"end to end: {wall:.2f} s -> {summary.n_rows / wall:.0f} spectra/s")
-    busy = sum(summary.seconds.values())
+    stages = {k: v for k, v in summary.seconds.items() if k != "cpu"}
     split = ", ".join(f"{k} {v:.1f} s ({1e3 * v / max(summary.n_rows, 1):.2f} ms/spec)"
-                      for k, v in sorted(summary.seconds.items()))
-    print(f"worker time by stage (summed over workers): {split}; total {busy:.1f} s")
+                      for k, v in sorted(stages.items()))
+    print(f"worker wall time by stage (summed over workers): {split}; total {sum(stages.values()):.1f} s")
+    cpu_ms = 1e3 * summary.seconds.get("cpu", 0.0) / max(summary.n_rows, 1)
+    if cpu_ms > 0:
+        print(f"worker CPU time: {cpu_ms:.2f} ms/spectrum -> {1e3 / cpu_ms:.0f} spectra/s per fully available "
+              f"core, {args.workers * 1e3 / cpu_ms:.0f}/s on {args.workers} (excludes the main process's writing)")
     print(f"peak RSS: main process {main_peak:.0f} MB, largest worker {child_peak:.0f} MB")
     return 0
 

@@ -66,13 +66,20 @@ def test_import_of_a_clean_file_exits_zero(tmp_path, capsys):
 @pytest.mark.parametrize("content, message", [
     ("", "is empty"),
     ("object_id,z_bg\nspec-1,0.5\n", "has no grade column"),
+    ("object_id,grade\nspec-1,likely\n", None),
 ])
 def test_import_of_an_unusable_file_stores_nothing(tmp_path, capsys, content, message):
     src = tmp_path / "bad.csv"
     src.write_text(content, encoding="utf-8")
     db = tmp_path / "labels.sqlite3"
-    assert main(["labels", "import", str(src), "--db", str(db), "--inspector", "a"]) == 2
-    assert message in capsys.readouterr().err
+    if message is None:  # a good file, but nobody said who graded it
+        assert main(["labels", "import", str(src), "--db", str(db)]) == 2
+        assert "has no inspector column: say who graded with --inspector" in capsys.readouterr().err
+    else:
+        assert main(["labels", "import", str(src), "--db", str(db), "--inspector", "a"]) == 2
+        assert message in capsys.readouterr().err
+    with LabelStore.open(db) as store:
+        assert store.count() == 0
 
 
 def test_import_of_binary_or_missing_file_is_a_clear_error(tmp_path, capsys):
@@ -103,6 +110,7 @@ def _graded_db(path):
         store.add_event(LabelEvent("spec-1", "probable", "bob", ra=146.62404, dec=-0.5, z_bg=0.5102))
         store.add_event(LabelEvent("spec-2", "none", "alice", ra=10.0, dec=10.0))
         store.add_event(LabelEvent("spec-3", "possible", "bob", ra=20.0, dec=-10.0, comment="-faint"))
+        store.add_event(LabelEvent("spec-2", "probable", "carol", adjudicated=True, comment="decided"))
 
 
 @pytest.mark.parametrize("fmt", ["csv", "ecsv", "fits", "vot"])
@@ -112,14 +120,16 @@ def test_export_consensus_target_list(tmp_path, capsys, fmt):
     out = tmp_path / f"targets.{fmt}"
     assert main(["labels", "export", "--db", str(db), "--out", str(out), "--consensus",
                  "--min-grade", "possible"]) == 0
-    assert "2 objects written" in capsys.readouterr().err
+    assert "3 objects written" in capsys.readouterr().err
     table = read_table(out)
-    assert list(table["object_id"]) == ["spec-1", "spec-3"]
-    assert table["name"][0] == "SDSS J094629.76-003000.0"
-    assert table["grade"][0] == "probable" and table["n_inspectors"][0] == 2
-    assert table["agreement"][0] == 0.5
-    assert table["comments"][0] == "alice: =cmd|' /C calc'!A0, \"x\"\ny"
-    assert table["comments"][1] == "bob: -faint"
+    assert list(table["object_id"]) == ["spec-2", "spec-1", "spec-3"]  # best first; 'none' ones dropped
+    adjudicated, disputed, faint = table[0], table[1], table[2]
+    assert adjudicated["grade"] == "probable" and adjudicated["adjudicated"]
+    assert disputed["name"] == "SDSS J094629.76-003000.0"
+    assert disputed["grade"] == "probable" and disputed["n_inspectors"] == 2
+    assert disputed["agreement"] == 0.5
+    assert disputed["comments"] == "alice: =cmd|' /C calc'!A0, \"x\"\ny"
+    assert faint["comments"] == "bob: -faint"
 
 
 def test_export_then_import_recreates_the_same_labels(tmp_path, capsys):
@@ -132,6 +142,7 @@ def test_export_then_import_recreates_the_same_labels(tmp_path, capsys):
     with LabelStore.open(db) as a, LabelStore.open(copy) as b:
         assert a.objects() == b.objects()
         for object_id in a.objects():
+            assert a.consensus(object_id) == b.consensus(object_id)
             original, copied = a.current(object_id), b.current(object_id)
             assert original.keys() == copied.keys()
             for name, event in original.items():
@@ -139,7 +150,7 @@ def test_export_then_import_recreates_the_same_labels(tmp_path, capsys):
                 assert copied[name] == dataclasses.replace(event, event_id=copied[name].event_id)
     # and re-importing into the original store adds nothing
     assert main(["labels", "import", str(out), "--db", str(db)]) == 0
-    assert "0 stored, 4 already in the database" in capsys.readouterr().err
+    assert "0 stored, 5 already in the database" in capsys.readouterr().err
 
 
 def test_export_per_inspector_and_filters(tmp_path):

@@ -185,3 +185,23 @@ def test_write_refuses_unknown_extension_and_existing_file(tmp_path):
         write_table(table, tmp_path / "t.csv")
     write_table(table, tmp_path / "t.csv", overwrite=True)
     assert len(read_table(tmp_path / "t.csv")) == 0
+
+
+def _reference_name(ra, dec):
+    """An independent IAU name: integer arithmetic on truncated centiseconds / deciarcseconds."""
+    import math
+
+    cs = math.floor(ra / 15.0 * 360000.0 + 1e-6)
+    ds = math.floor(abs(dec) * 36000.0 + 1e-6)
+    ra_text = f"{cs // 360000:02d}{cs // 6000 % 60:02d}{cs // 100 % 60:02d}.{cs % 100:02d}"
+    dec_text = f"{ds // 36000:02d}{ds // 600 % 60:02d}{ds // 10 % 60:02d}.{ds % 10:d}"
+    return f"SDSS J{ra_text}{'-' if dec < 0 else '+'}{dec_text}"
+
+
+def test_vectorised_names_match_an_independent_truncation():
+    from casiglo_gui.core.labels.names import iau_names
+
+    rng = np.random.default_rng(5)
+    ra, dec = rng.uniform(0, 360, 500), rng.uniform(-90, 90, 500)
+    assert iau_names(ra, dec) == [_reference_name(r, d) for r, d in zip(ra, dec)]
+    assert iau_names([], []) == []

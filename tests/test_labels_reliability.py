@@ -74,6 +74,7 @@ def test_two_processes_writing_at_once_lose_no_event(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="SIGKILL is POSIX-only")
 def test_a_process_killed_while_grading_keeps_every_committed_event(tmp_path):
     db = tmp_path / "labels.sqlite3"
     writer = _start_writer(db, "alice", -1)

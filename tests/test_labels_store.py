@@ -6,6 +6,7 @@ import sqlite3
 import numpy as np
 import pytest
 
+from casiglo_gui.core.detection import Detection
 from casiglo_gui.core.errors import CasigloError
 from casiglo_gui.core.labels import (
     CorruptDatabaseError,
@@ -13,11 +14,17 @@ from casiglo_gui.core.labels import (
     ForeignDatabaseError,
     LabelEvent,
     LabelStore,
+    LabelStoreError,
     LabelValueError,
     SchemaVersionError,
     default_db_path,
+    grading_event,
 )
 from casiglo_gui.core.labels import store as store_module
+
+# Imported at collection time: astropy warns when first imported under the tests' temporary
+# XDG_CONFIG_HOME (which does not exist yet), and warnings are errors.
+from casiglo_gui.core.readers import read_spectrum  # noqa: E402
 
 
 @pytest.fixture
@@ -227,3 +234,55 @@ def test_a_failing_migration_is_rolled_back_and_the_store_stays_usable(tmp_path,
     conn = sqlite3.connect(path)
     assert "reviewed" not in [row[1] for row in conn.execute("PRAGMA table_info(events)")]
     conn.close()
+
+
+def test_the_label_modules_import_without_qt_or_tensorflow():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys\n"
+        "for name in ('PyQt6', 'tensorflow', 'keras', 'pyqtgraph'):\n"
+        "    sys.modules[name] = None  # any import of them raises ImportError\n"
+        "import casiglo_gui.core.labels, casiglo_gui.core.labels.export, casiglo_gui.core.labels.importer\n"
+        "import casiglo_gui.core.labels.dataset, casiglo_gui.labels_cli\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_grading_event_takes_what_the_app_knows_from_spectrum_and_detection(store, data_dir):
+    spectrum = read_spectrum(data_dir / "sdss" / "spec-0266-51602-0013.fits")
+    shown = Detection(z_bg=0.61, z_bg_err=1e-5, score=0.87, n_lines=3, detector="cnn", model_version="cnn-2")
+    event = store.add_event(grading_event(spectrum, "likely", "alice", detection=shown, z_bg=0.6101,
+                                          lines={"oiii_5008": True}, flags={"sky_residual"}, comment="ok"))
+    back = store.latest("0266-51602-0013", "alice")
+    assert back == event
+    assert back.source.endswith("spec-0266-51602-0013.fits")
+    assert back.model_version == "cnn-2" and back.score == pytest.approx(0.87)
+    assert back.z_bg == 0.6101  # the confirmed value, not the detector's
+    assert back.ra == pytest.approx(spectrum.ra) and back.dec == pytest.approx(spectrum.dec)
+    assert back.z_fg == pytest.approx(0.12132, abs=1e-4)
+
+
+def test_a_zero_byte_file_holds_nothing_and_becomes_a_new_store(tmp_path):
+    path = tmp_path / "labels.sqlite3"
+    path.write_bytes(b"")
+    with LabelStore.open(path) as s:
+        assert s.count() == 0 and s.schema_version() == 1
+
+
+def test_a_store_locked_by_another_writer_gives_a_clear_error_not_a_lost_event(tmp_path):
+    path = tmp_path / "labels.sqlite3"
+    with LabelStore.open(path, busy_timeout_s=0.2) as store:
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # another process holding the write lock (for too long)
+        with pytest.raises(LabelStoreError, match="labels.sqlite3: could not start writing.*locked"):
+            store.add_event(LabelEvent("obj", "likely", "alice"))
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        store.add_event(LabelEvent("obj", "likely", "alice"))  # works again once the lock is released
+        assert store.count() == 1

@@ -15,6 +15,7 @@ from casiglo_gui.core.spectrum import FLAG_NO_FOREGROUND_MODEL, FLAG_PARTIAL_COV
 
 SDSS = "sdss"
 BOSS_LITE = "spec-3650-55244-0007.fits"
+GZIP_BACKENDS = [b for b in BACKENDS if b != "direct"]  # the direct reader hands .gz to fitsio
 
 # Values from shared/data/real/MANIFEST.md (pipeline Z, plate-mjd-fiber, PLUG_RA/PLUG_DEC, grid shift).
 PINNED = [
@@ -216,7 +217,7 @@ def test_content_not_name_decides(data_dir, tmp_path):
     _refused(tmp_path / "spec-0001-50000-0001.fits", "not a recognised spectrum file")
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", [None] + GZIP_BACKENDS)
 def test_gzipped_spec_file(data_dir, tmp_path, backend):
     import gzip
     gz = tmp_path / "spec.fits.gz"
@@ -225,3 +226,12 @@ def test_gzipped_spec_file(data_dir, tmp_path, backend):
     b = read_spectrum(data_dir / SDSS / BOSS_LITE, backend=backend)
     np.testing.assert_array_equal(a.flux, b.flux)
     assert a.object_id == b.object_id
+
+
+def test_direct_backend_refuses_gzip_and_default_falls_back(data_dir, tmp_path):
+    import gzip
+    gz = tmp_path / "spec.fits.gz"
+    gz.write_bytes(gzip.compress((data_dir / SDSS / BOSS_LITE).read_bytes()))
+    _refused(gz, "does not read gzip", backend="direct")
+    assert read_spectrum(gz).meta["fits_backend"] != "direct"
+    assert read_spectrum(data_dir / SDSS / BOSS_LITE).meta["fits_backend"] == "direct"

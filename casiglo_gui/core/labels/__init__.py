@@ -7,6 +7,7 @@ Public API (what the app and the command line use)::
     store.add_event(LabelEvent(object_id, grade, inspector, source=..., z_bg=..., lines={...},
                                flags={...}, comment=..., model_version=..., score=...,
                                ra=..., dec=..., z_fg=...))
+    store.add_event(grading_event(spectrum, grade, inspector, detection=shown, z_bg=confirmed, ...))
     store.latest(object_id, inspector)   # LabelEvent | None
     store.current(object_id)             # {inspector: LabelEvent}
     store.history(object_id)             # [LabelEvent], oldest first
@@ -31,6 +32,7 @@ from casiglo_gui.core.labels.events import (
     LabelEvent,
     LabelValueError,
     format_time,
+    grading_event,
     utc_now_iso,
 )
 from casiglo_gui.core.labels.store import LabelStore, default_db_path
@@ -38,5 +40,5 @@ from casiglo_gui.core.labels.store import LabelStore, default_db_path
 __all__ = [
     "Consensus", "consensus_of", "CorruptDatabaseError", "DuplicateEventError", "ForeignDatabaseError",
     "LabelStoreError", "SchemaVersionError", "FLAGS", "GRADE_VALUE", "GRADES", "LabelEvent",
-    "LabelValueError", "format_time", "utc_now_iso", "LabelStore", "default_db_path",
+    "LabelValueError", "format_time", "grading_event", "utc_now_iso", "LabelStore", "default_db_path",
 ]

@@ -239,3 +239,42 @@ def parse_lines(seen: str | None, rejected: str | None = None) -> dict[str, bool
             raise LabelValueError(f"line {key!r} is both seen and rejected")
         lines[key] = False
     return lines
+
+
+def _finite_or_none(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def grading_event(spectrum, grade: str, inspector: str, detection=None, z_bg: float | None = None,
+                  lines: Mapping[str, bool] | None = None, flags: Iterable[str] = (), comment: str = "",
+                  adjudicated: bool = False) -> LabelEvent:
+    """A :class:`LabelEvent` for a spectrum the app shows, filling in what the app already knows.
+
+    Parameters
+    ----------
+    spectrum : Spectrum or GriddedSpectrum
+        Gives ``object_id``, ``source`` and, where present and finite, ``ra``, ``dec``, ``z_fg``.
+    grade, inspector : str
+    detection : Detection or None
+        The detector's proposal the inspector was shown: its ``model_version`` and ``score`` are
+        recorded. Its ``z_bg`` is *not* copied: pass ``z_bg`` for the redshift the inspector confirms.
+    z_bg, lines, flags, comment, adjudicated
+        As in :class:`LabelEvent`.
+    """
+    ra = _finite_or_none(getattr(spectrum, "ra", None))
+    dec = _finite_or_none(getattr(spectrum, "dec", None))
+    if ra is None or dec is None:
+        ra = dec = None
+    model_version = score = None
+    if detection is not None:
+        model_version = getattr(detection, "model_version", "") or getattr(detection, "detector", None)
+        score = _finite_or_none(getattr(detection, "score", None))
+    return LabelEvent(
+        object_id=str(spectrum.object_id), grade=grade, inspector=inspector,
+        source=str(getattr(spectrum, "source", "") or ""), z_bg=z_bg, lines=dict(lines or {}),
+        flags=frozenset(flags), comment=comment, model_version=model_version, score=score,
+        ra=ra, dec=dec, z_fg=_finite_or_none(getattr(spectrum, "z_fg", None)), adjudicated=adjudicated)

@@ -22,8 +22,8 @@ File formats, chosen by extension: ``.csv``, ``.ecsv``, ``.fits``/``.fit``/``.ft
 - CSV is opened by spreadsheets, which run cells beginning with ``= + - @`` (or tab/CR) as formulas
   (CSV injection). In ``.csv`` files, any text cell starting with one of those characters, or with an
   apostrophe, gets one leading apostrophe (``=SUM(A1)`` is written ``'=SUM(A1)``), which spreadsheets show
-  as text. :func:`restore_formula_text` (used by :func:`read_table` and the importer) removes exactly
-  one leading apostrophe, so the text round-trips exactly. Numbers are never prefixed (a negative Dec
+  as text (see :mod:`.cells`). :func:`read_table` and the importer remove exactly one leading
+  apostrophe, so the text round-trips exactly. Numbers are never prefixed (a negative Dec
   stays a number). ECSV, FITS and VOTable are written as they are (no spreadsheet opens them as CSV
   by default, and astropy reads them back typed).
 """
@@ -37,15 +37,14 @@ from astropy.io import ascii
 from astropy.table import MaskedColumn, Table
 
 from casiglo_gui.core.errors import CasigloError
+from casiglo_gui.core.labels.cells import FORMULA_TRIGGERS, neutralise_formula_text, restore_formula_text  # noqa: F401
 from casiglo_gui.core.labels.consensus import Consensus, consensus_of
 from casiglo_gui.core.labels.events import GRADE_VALUE, GRADES, LabelEvent
-from casiglo_gui.core.labels.names import iau_name
+from casiglo_gui.core.labels.names import iau_names
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 # Stands for a newline inside a quoted CSV/ECSV value while astropy parses the file (see
 # _protect_quoted_newlines); LabelEvent refuses it in text, so it cannot occur in our own data.
 NEWLINE_PLACEHOLDER = "\ue000"
-_APOSTROPHE = "'"
 
 FORMATS: dict[str, str] = {
     ".csv": "csv", ".ecsv": "ecsv", ".fits": "fits", ".fit": "fits", ".fts": "fits",
@@ -65,18 +64,6 @@ class ExportError(CasigloError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
-
-
-def neutralise_formula_text(text: str) -> str:
-    """CSV cell text that a spreadsheet shows as text, never runs (see the module docstring)."""
-    if text.startswith(FORMULA_TRIGGERS + (_APOSTROPHE,)):
-        return _APOSTROPHE + text
-    return text
-
-
-def restore_formula_text(text: str) -> str:
-    """Undo :func:`neutralise_formula_text`: remove one leading apostrophe."""
-    return text[1:] if text.startswith(_APOSTROPHE) else text
 
 
 def table_format(path: str | Path) -> str:
@@ -100,8 +87,14 @@ def _text_column(name: str, values: Sequence[str]) -> np.ndarray:
     return np.array(list(values), dtype=str) if values else np.array([], dtype="U1")
 
 
-def _name(ra, dec, prefix: str) -> str:
-    return "" if ra is None or dec is None else iau_name(ra, dec, prefix=prefix)
+def _names(positions: Sequence[tuple[float | None, float | None]], prefix: str) -> list[str]:
+    """IAU-style names, "" where the position is unknown (one vectorised astropy call)."""
+    known = [i for i, (ra, dec) in enumerate(positions) if ra is not None and dec is not None]
+    names = [""] * len(positions)
+    computed = iau_names([positions[i][0] for i in known], [positions[i][1] for i in known], prefix)
+    for i, name in zip(known, computed):
+        names[i] = name
+    return names
 
 
 def _words(items) -> str:
@@ -125,7 +118,7 @@ def consensus_table(consensuses: Sequence[Consensus], min_grade: str | None = No
         rows = [c for c in rows if c.grade_value >= GRADE_VALUE[_check_grade(min_grade)]]
     rows.sort(key=lambda c: (-c.grade_value, -c.agreement, -c.mean_grade, c.object_id))
     table = Table()
-    table["name"] = _text_column("name", [_name(c.ra, c.dec, name_prefix) for c in rows])
+    table["name"] = _text_column("name", _names([(c.ra, c.dec) for c in rows], name_prefix))
     table["object_id"] = _text_column("object_id", [c.object_id for c in rows])
     table["source"] = _text_column("source", [c.source for c in rows])
     for name in ("ra", "dec", "z_fg", "z_bg"):
@@ -179,7 +172,7 @@ def inspector_table(events_by_object: Sequence[tuple[str, Sequence[LabelEvent]]]
             if event.grade_value >= threshold:
                 rows.append((event, summary))
     table = Table()
-    table["name"] = _text_column("name", [_name(e.ra, e.dec, name_prefix) for e, _ in rows])
+    table["name"] = _text_column("name", _names([(e.ra, e.dec) for e, _ in rows], name_prefix))
     table["object_id"] = _text_column("object_id", [e.object_id for e, _ in rows])
     table["source"] = _text_column("source", [e.source for e, _ in rows])
     table["inspector"] = _text_column("inspector", [e.inspector for e, _ in rows])

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from casiglo_gui.core.errors import CasigloError
 from casiglo_gui.core.labels.events import GRADES, LabelEvent, parse_flags, parse_lines
-from casiglo_gui.core.labels.export import restore_formula_text
+from casiglo_gui.core.labels.cells import restore_formula_text
 from casiglo_gui.core.labels.store import LabelStore
 
 REQUIRED = ("object_id", "grade")
@@ -127,7 +127,7 @@ def event_from_row(row: dict[str, str], default_inspector: str | None) -> LabelE
     return LabelEvent(**fields)
 
 
-def _rows(path: Path, report: ImportReport) -> Iterator[tuple[int, dict[str, str]]]:
+def _rows(path: Path, report: ImportReport, have_inspector: bool) -> Iterator[tuple[int, dict[str, str]]]:
     try:
         handle = open(path, newline="", encoding="utf-8-sig")
     except OSError as exc:
@@ -142,6 +142,8 @@ def _rows(path: Path, report: ImportReport) -> Iterator[tuple[int, dict[str, str
             missing = [name for name in REQUIRED if name not in names]
             if missing:
                 raise LabelImportError(path, f"has no {', '.join(missing)} column (header: {', '.join(names)})")
+            if "inspector" not in names and not have_inspector:
+                raise LabelImportError(path, "has no inspector column: say who graded with --inspector NAME")
             report.ignored_columns = [n for n in names if n not in KNOWN and n not in DERIVED]
             start = reader.line_num + 1
             for cells in reader:
@@ -183,7 +185,7 @@ def import_csv(store: LabelStore, path: str | Path, inspector: str | None = None
     path = Path(path)
     report = ImportReport(path=str(path))
     events: list[LabelEvent] = []
-    for line, row in _rows(path, report):
+    for line, row in _rows(path, report, have_inspector=bool(inspector and inspector.strip())):
         try:
             events.append(event_from_row(row, inspector))
         except ValueError as exc:

@@ -227,6 +227,8 @@ class LabelStore:
                                             "is the folder on a network file system?")
             self._conn.execute("PRAGMA synchronous = FULL")
             self._migrate()
+        except sqlite3.OperationalError as exc:  # locked, read-only, I/O error: the file may be fine
+            raise LabelStoreError(path, f"cannot be used: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             raise CorruptDatabaseError(path, f"is not a readable SQLite database ({exc})") from exc
 
@@ -255,7 +257,7 @@ class LabelStore:
         newest = schema_version_supported()
         while True:
             with self._lock:
-                self._conn.execute("BEGIN IMMEDIATE")
+                self._conn.execute("BEGIN IMMEDIATE")  # a lock timeout here is reported by _prepare
                 try:
                     # Re-read inside the write lock: another process may have created or migrated it.
                     tables = self._table_names()
@@ -271,7 +273,11 @@ class LabelStore:
                     step = MIGRATIONS[version]
                     if step.version != version + 1:
                         raise SchemaVersionError(self.path, f"migration list out of order at {step.version}")
-                    step.apply(self._conn)
+                    try:
+                        step.apply(self._conn)
+                    except Exception as exc:
+                        raise SchemaVersionError(self.path, f"migration to schema version {step.version} "
+                                                            f"failed and was rolled back: {exc}") from exc
                     if version == 0:
                         self._conn.execute(
                             "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
@@ -281,13 +287,9 @@ class LabelStore:
                         "INSERT INTO schema_version (version, applied_utc, description) VALUES (?, ?, ?)",
                         (step.version, utc_now_iso(), step.description))
                     self._conn.execute("COMMIT")
-                except LabelStoreError:
-                    self._conn.execute("ROLLBACK")
+                except BaseException:
+                    self._rollback()  # sqlite errors go on to _prepare, which names them
                     raise
-                except Exception as exc:
-                    self._conn.execute("ROLLBACK")
-                    raise SchemaVersionError(self.path, f"migration to schema version {version + 1} "
-                                                        f"failed and was rolled back: {exc}") from exc
 
     # -- writing -------------------------------------------------------------------------------------
 
@@ -316,7 +318,10 @@ class LabelStore:
         stored: list[LabelEvent] = []
         recorded = utc_now_iso()
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:  # e.g. still locked by another writer after busy_timeout
+                raise LabelStoreError(self.path, f"could not start writing: {exc}") from exc
             try:
                 for event in events:
                     if not isinstance(event, LabelEvent):
@@ -335,14 +340,21 @@ class LabelStore:
                         stored.append(dataclasses.replace(event, event_id=cursor.lastrowid))
                 self._conn.execute("COMMIT")
             except sqlite3.IntegrityError as exc:
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 if "uid" in str(exc):
                     raise DuplicateEventError(self.path, f"event already stored ({exc})") from exc
                 raise LabelStoreError(self.path, f"event refused: {exc}") from exc
+            except sqlite3.Error as exc:  # disk full, I/O error, lock lost...: nothing of the batch stored
+                self._rollback()
+                raise LabelStoreError(self.path, f"could not store the grading: {exc}") from exc
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise
         return stored
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
 
     # -- reading -------------------------------------------------------------------------------------
 

@@ -2,15 +2,16 @@
 
 A line search is fooled by one strong feature that it can call any of the 12 lines (a lone emission
 line, a cosmic ray, a sky residual): the significance at the best redshift is then all in one feature.
-So the score rests on *partner evidence*: the quadrature sum of the SNRs of every feature except the
+So the score rests on *partner evidence*: the quadrature sum of the evidence terms e_t except the
 strongest one,
 
-    x = sqrt(sum_f max(SNR_f, 0)^2 - max_f SNR_f^2),
+    x = sqrt(sum_t max(e_t, 0)^2 - max_t e_t^2),
 
-where the features are the 9 fixed-ratio templates of :mod:`.linesearch` plus the [OII] doublet's
-*shape*: the chi^2 gain of fitting two components 3.25 px apart over the best single Gaussian of any
-trial width nearby (sqrt of it, so that a resolved doublet counts as a partner and a lone Gaussian does
-not). Lines of the foreground galaxy (at z_fg) and mostly-masked positions never enter (see
+where the terms are the SNRs of the fixed-ratio templates of :mod:`.linesearch`, except that lines close
+enough to blend (the [OII] doublet, Halpha with [NII], the [SII] pair) are judged by their *shape*:
+the group's chi^2 gain over the best single Gaussian of any trial width anywhere in the group (sqrt
+of it), so that a resolved doublet counts as a partner and a lone broad line lying between two
+members does not. Lines of the foreground galaxy (at z_fg) and mostly-masked positions never enter (see
 :func:`.linesearch.usable_pixels`), and spikes narrower than the resolution gain nothing from the
 narrowest kernel (sigma = 1 px). The score is a logistic of x:
 
@@ -33,9 +34,23 @@ LINE_P_CENTRE = 3.5
 LINE_P_SCALE = 0.6
 
 
-def partner_evidence(feature_snr: np.ndarray, doublet_snr: np.ndarray) -> np.ndarray:
-    """Quadrature sum of all positive feature SNRs but the strongest (last axis = features)."""
-    f = np.concatenate([np.maximum(feature_snr, 0.0), np.maximum(doublet_snr, 0.0)[..., None]], axis=-1)
+# Features far (> 25 px) from every other feature: their SNRs count as they are.
+UNBLENDED_FEATURES = ("hdelta", "hgamma", "hbeta", "oiii")
+# Groups of lines close enough (< 25 px) that one broad line between them lights up several members:
+# (name, member features, member lines). Each group contributes two terms: the best single Gaussian
+# anywhere in the group (its "primary"), and sqrt(max(group chi^2 gain - that, 0)): what the
+# group's lines explain beyond one line (its "partner": a resolved [OII] doublet, [SII] pair,
+# or Halpha with [NII]).
+BLEND_GROUPS = (
+    ("oii", ("oii",), ("oii_3727", "oii_3730")),
+    ("halpha_nii", ("nii", "halpha"), ("nii_6550", "halpha", "nii_6585")),
+    ("sii", ("sii_6718", "sii_6733"), ("sii_6718", "sii_6733")),
+)
+
+
+def partner_evidence(terms: np.ndarray) -> np.ndarray:
+    """Quadrature sum of all positive evidence terms but the strongest (last axis = terms)."""
+    f = np.maximum(terms, 0.0)
     sq = f * f
     return np.sqrt(np.maximum(np.sum(sq, axis=-1) - np.max(sq, axis=-1), 0.0))
 

@@ -6,12 +6,13 @@ first; ``iter_spectra(path)`` yields them lazily; ``open_cube(path)`` gives a :c
 spaxels, apertures and the white-light map. Unreadable input raises
 :class:`casiglo_gui.core.errors.SpectrumReadError` naming the file and the reason.
 
-FITS back-end: fitsio when installed, else astropy (``backend=`` picks one); both give identical spectra.
+FITS back-end: a fast direct reader for uncompressed files, falling back to fitsio (astropy where fitsio is
+not installed); ``backend=`` picks one. All give identical spectra.
 """
 from .registry import (  # noqa: F401
     READERS, Reader, check_file, identify, identify_path, iter_spectra, open_source, read_spectra,
     read_spectrum, register_reader,
 )
-from .fitsfile import BACKENDS, DEFAULT_BACKEND, open_fits  # noqa: F401
+from .fitsfile import BACKENDS, DEFAULT_BACKEND, FALLBACK_BACKEND, open_fits  # noqa: F401
 from . import sdss  # noqa: F401  (registers itself)
 from .manga import MangaCube, open_cube  # noqa: F401  (registers the MaNGA readers)

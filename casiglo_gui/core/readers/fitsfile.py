@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -21,8 +22,10 @@ try:  # fitsio is a dependency, but the core must still work where only astropy 
 except ImportError:  # pragma: no cover - exercised only on installs without fitsio
     fitsio = None
 
-BACKENDS = ("fitsio", "astropy") if fitsio is not None else ("astropy",)
-DEFAULT_BACKEND = BACKENDS[0]
+BACKENDS = ("direct", "fitsio", "astropy") if fitsio is not None else ("direct", "astropy")
+# The library used when the direct back-end cannot read a file (gzip, scaled columns, damage).
+FALLBACK_BACKEND = BACKENDS[1]
+DEFAULT_BACKEND = "auto"
 
 # Exceptions the FITS libraries raise on damaged input; the registry turns them into SpectrumReadError.
 FITS_ERRORS = (OSError, ValueError, TypeError, IndexError, KeyError, EOFError, RuntimeError,
@@ -155,64 +158,89 @@ class _AstropySource(FitsSource):
         super().__init__(path)
         from astropy.io import fits
 
+        # We own the file handle: astropy can leave its own open when a damaged header stops it midway.
+        self._handle = open(path, "rb")
+        self._headers: dict[int, dict] = {}
+        try:
+            with self._guard():
+                self._hdul = fits.open(self._handle, memmap=memmap, lazy_load_hdus=False)
+                self.names = [str(hdu.name).strip().upper() for hdu in self._hdul]
+        except BaseException:
+            self._handle.close()
+            raise
+
+    @contextmanager
+    def _guard(self):
+        """Record astropy's warnings about damaged cards; turn its verification errors into ValueError."""
+        from astropy.io.fits.verify import VerifyError
+
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            self._hdul = fits.open(path, memmap=memmap, lazy_load_hdus=False)
-            # Force a full header parse now so that malformed cards fail here, not later.
-            self.names = [str(hdu.name).strip().upper() for hdu in self._hdul]
-        self._note(caught)
-
-    def _note(self, caught) -> None:
-        self.warnings.extend(f"{w.category.__name__}: {w.message}" for w in caught)
+            try:
+                yield
+            except (VerifyError, AssertionError) as exc:  # astropy asserts on some malformed column cards
+                raise ValueError(f"invalid FITS header: {exc}") from None
+            finally:
+                self.warnings.extend(f"{w.category.__name__}: {w.message}" for w in caught)
 
     def header(self, ext: int) -> Mapping:
-        return self._hdul[ext].header
+        if ext not in self._headers:
+            with self._guard():
+                header = self._hdul[ext].header
+                self._headers[ext] = {key.upper(): _plain(value) for key, value in header.items()
+                                      if key and key not in ("COMMENT", "HISTORY")}
+        return self._headers[ext]
 
     def column_names(self, ext: int) -> list[str]:
         if not self.is_table(ext):
             return []
-        return list(self._hdul[ext].columns.names)
+        with self._guard():
+            return [str(name) for name in self._hdul[ext].columns.names]
 
     def nrows(self, ext: int) -> int:
         return int(self.header(ext).get("NAXIS2", 0)) if self.is_table(ext) else 0
 
     def _read_columns(self, ext, columns, rows):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with self._guard():
             data = self._hdul[ext].data
             if data is None:
                 raise ValueError(f"HDU {ext} has no rows")
             out = {}
             for name in columns:
                 column = data[name] if rows is None else data[name][list(rows)]
-                column = np.asarray(column)
-                if column.dtype.kind == "S":
-                    column = np.char.strip(np.char.decode(column, "ascii", errors="replace"))
-                elif column.dtype.kind == "U":
-                    column = np.char.strip(column)
-                out[name] = np.array(column)
-        self._note(caught)
+                out[name] = _strip_strings(np.array(column))
         return out
 
     def read_image(self, ext: int) -> np.ndarray:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with self._guard():
             data = self._hdul[ext].data
             data = None if data is None else native(np.array(data))
-        self._note(caught)
         if data is None:
             raise ValueError(f"HDU {ext} has no data")
         return data
 
     def _declared_end(self) -> int | None:
-        last = self._hdul[-1]
-        offset, size = getattr(last, "_data_offset", None), getattr(last, "_data_size", None)
+        with self._guard():
+            last = self._hdul[-1]
+            offset, size = getattr(last, "_data_offset", None), getattr(last, "_data_size", None)
         if offset is None or size is None:
             return None
         return int(offset) + int(size)
 
     def close(self) -> None:
-        self._hdul.close()
+        try:
+            with self._guard():
+                self._hdul.close()
+        finally:
+            self._handle.close()
+
+
+def _strip_strings(column: np.ndarray) -> np.ndarray:
+    if column.dtype.kind == "S":
+        return np.char.strip(np.char.decode(column, "ascii", errors="replace"))
+    if column.dtype.kind == "U":
+        return np.char.strip(column)
+    return column
 
 
 class _FitsioSource(FitsSource):
@@ -254,15 +282,7 @@ class _FitsioSource(FitsSource):
         if rows is not None:
             rows = np.asarray(rows, dtype=np.int64)
         data = hdu.read(columns=list(columns), rows=rows)
-        out = {}
-        for name in columns:
-            column = np.asarray(data[name])
-            if column.dtype.kind == "S":
-                column = np.char.strip(np.char.decode(column, "ascii", errors="replace"))
-            elif column.dtype.kind == "U":
-                column = np.char.strip(column)
-            out[name] = np.array(column)
-        return out
+        return {name: _strip_strings(np.array(data[name])) for name in columns}
 
     def read_image(self, ext: int) -> np.ndarray:
         data = self._hdus[ext].read()
@@ -278,13 +298,32 @@ class _FitsioSource(FitsSource):
         self._fits.close()
 
 
-def open_fits(path: str, backend: str | None = None) -> FitsSource:
-    """Open ``path`` with the named back-end (``"fitsio"`` or ``"astropy"``; default: fastest installed).
+def backend_chain(path: str, backend: str | None = None) -> list[str]:
+    """Back-ends to try in order: the one asked for, or (``None``/``"auto"``) the direct reader for
+    uncompressed files, then fitsio (astropy where fitsio is not installed)."""
+    if backend not in (None, "auto"):
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown FITS back-end {backend!r}; choose from {BACKENDS}")
+        return [backend]
+    with open(path, "rb") as handle:
+        compressed = handle.read(2) == b"\x1f\x8b"
+    return [FALLBACK_BACKEND] if compressed else ["direct", FALLBACK_BACKEND]
+
+
+def open_fits(path: str, backend: str = "fitsio") -> FitsSource:
+    """Open ``path`` with one back-end: ``"direct"``, ``"fitsio"`` or ``"astropy"``.
 
     Raises whatever the back-end raises on a damaged file (see ``FITS_ERRORS``); the registry converts
     those into :class:`~casiglo_gui.core.errors.SpectrumReadError`.
     """
-    backend = backend or DEFAULT_BACKEND
+    if backend == "direct":
+        from .direct import DirectSource
+
+        if path.lower().endswith(".gz") or _gzip_magic(path):
+            from .direct import Unsupported
+
+            raise Unsupported("the direct back-end does not read gzip-compressed files")
+        return DirectSource(path)
     if backend == "fitsio":
         if fitsio is None:
             raise ValueError("the fitsio back-end was asked for but fitsio is not installed")
@@ -292,6 +331,11 @@ def open_fits(path: str, backend: str | None = None) -> FitsSource:
     if backend == "astropy":
         return _checked(_AstropySource(path))
     raise ValueError(f"unknown FITS back-end {backend!r}; choose from {BACKENDS}")
+
+
+def _gzip_magic(path: str) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
 
 
 def _checked(source: FitsSource) -> FitsSource:

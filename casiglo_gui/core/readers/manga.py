@@ -176,14 +176,18 @@ class MangaCube:
 
     def __init__(self, path: str | Path, model_cube: str | Path | None = None, z_fg: float | None = None):
         self.path = str(path)
+        self.warnings: list[str] = []
         self._hdul = None
         self._model_hdul = None
         try:
-            self._open(model_cube, z_fg)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                self._open(model_cube, z_fg)
+            self.warnings.extend(f"{w.category.__name__}: {w.message}" for w in caught)
         except SpectrumReadError:
             self.close()
             raise
-        except FITS_ERRORS as exc:
+        except cube_errors() as exc:
             self.close()
             raise SpectrumReadError(self.path, f"MaNGA cube could not be read ({type(exc).__name__}: {exc})") from None
 
@@ -192,14 +196,18 @@ class MangaCube:
         from astropy.io import fits
 
         check_file(path)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            hdul = fits.open(path, memmap=not path.lower().endswith(".gz"), lazy_load_hdus=False)
-        self.warnings.extend(f"{w.category.__name__}: {w.message}" for w in caught)
+        compressed = path.lower().endswith(".gz")
+        hdul = fits.open(path, memmap=not compressed, lazy_load_hdus=False)
+        if not compressed:
+            last = hdul[-1]
+            end = int(getattr(last, "_data_offset", 0) or 0) + int(getattr(last, "_data_size", 0) or 0)
+            if os.path.getsize(path) < end:
+                hdul.close()
+                raise SpectrumReadError(path, f"truncated FITS file: {os.path.getsize(path)} bytes, but its "
+                                              f"headers declare {end}")
         return hdul
 
     def _open(self, model_cube, z_fg) -> None:
-        self.warnings: list[str] = []
         self._hdul = self._open_fits(self.path)
         names = [hdu.name.upper() for hdu in self._hdul]
         for name in ("FLUX", "IVAR", "MASK", "WAVE"):
@@ -422,8 +430,19 @@ def open_cube(path: str | Path, model_cube: str | Path | None = None, z_fg: floa
     return MangaCube(path, model_cube=model_cube, z_fg=z_fg)
 
 
+def cube_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions astropy raises on damaged cubes (imported late: the fitsio path does not need astropy)."""
+    from astropy.io.fits.verify import VerifyError
+
+    return FITS_ERRORS + (VerifyError, AssertionError)
+
+
 @register_reader("manga-logcube", is_logcube, priority=6)
 def load_logcube(source: FitsSource, path: str) -> Iterator[Spectrum]:
     """Every spaxel with data, row by row, read lazily."""
     with open_cube(path) as cube:
-        yield from cube
+        try:
+            yield from cube
+        except cube_errors() as exc:
+            raise SpectrumReadError(path, f"MaNGA cube could not be read ({type(exc).__name__}: {exc})") from None
+

@@ -12,7 +12,7 @@ from typing import Callable
 
 from ..errors import SpectrumReadError
 from ..spectrum import Spectrum
-from .fitsfile import FITS_ERRORS, FitsSource, open_fits
+from .fitsfile import FALLBACK_BACKEND, FITS_ERRORS, FitsSource, backend_chain, open_fits
 
 FITS_MAGIC = b"SIMPLE  ="
 GZIP_MAGIC = b"\x1f\x8b"
@@ -72,11 +72,12 @@ def check_file(path: str) -> None:
 
 
 def open_source(path: str | Path, backend: str | None = None) -> FitsSource:
-    """Open ``path`` for reading after :func:`check_file`; damaged files raise ``SpectrumReadError``."""
+    """Open ``path`` with one back-end (default: fitsio, else astropy) after :func:`check_file`; damaged
+    files raise ``SpectrumReadError``."""
     path = str(path)
     check_file(path)
     try:
-        return open_fits(path, backend)
+        return open_fits(path, backend or FALLBACK_BACKEND)
     except FITS_ERRORS as exc:
         raise SpectrumReadError(path, f"not a readable FITS file ({_describe(exc)})") from None
 
@@ -107,14 +108,15 @@ def identify_path(path: str | Path, backend: str | None = None) -> str | None:
 
 
 def iter_spectra(path: str | Path, backend: str | None = None) -> Iterator[Spectrum]:
-    """Yield the spectra in ``path`` one by one (MaNGA cubes are read spaxel row by spaxel row).
+    """Yield the spectra in ``path`` one by one (MaNGA cubes are read spaxel by spaxel).
 
     Parameters
     ----------
     path : str or Path
         A FITS file (``.gz`` is decompressed transparently).
-    backend : {"fitsio", "astropy"}, optional
-        FITS library; default the fastest installed. Both give identical spectra.
+    backend : {"direct", "fitsio", "astropy"}, optional
+        FITS library. By default the fast direct reader is tried first on uncompressed files and fitsio
+        (or astropy) reads whatever it cannot; all give identical spectra.
 
     Raises
     ------
@@ -122,6 +124,25 @@ def iter_spectra(path: str | Path, backend: str | None = None) -> Iterator[Spect
         Missing, empty, non-FITS, truncated or unrecognised file, or unusable data.
     """
     path = str(path)
+    check_file(path)
+    try:
+        chain = backend_chain(path, backend)
+    except OSError as exc:
+        raise SpectrumReadError(path, f"cannot be opened ({exc.strerror or exc})") from None
+    for attempt, name in enumerate(chain):
+        yielded = False
+        try:
+            for spectrum in _iter_with(path, name):
+                yielded = True
+                yield spectrum
+            return
+        except SpectrumReadError:
+            # A later back-end gets its chance unless spectra were already handed out (no duplicates).
+            if yielded or attempt == len(chain) - 1:
+                raise
+
+
+def _iter_with(path: str, backend: str) -> Iterator[Spectrum]:
     source = open_source(path, backend)
     try:
         reader = identify(source)

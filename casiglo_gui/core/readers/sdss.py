@@ -139,6 +139,8 @@ def load_spec(source: FitsSource, path: str) -> list[Spectrum]:
     for name, column in columns.items():
         if column.ndim != 1:
             raise SpectrumReadError(path, f"COADD column {name} is not one value per pixel")
+        if column.dtype.kind not in "fiub":
+            raise SpectrumReadError(path, f"COADD column {name} holds {column.dtype} values, not real numbers")
     flux = columns["flux"].astype(np.float32, copy=False)
     loglam = columns["loglam"].astype(np.float64)
     ivar = columns["ivar"].astype(np.float32, copy=False)

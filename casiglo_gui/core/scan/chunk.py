@@ -195,6 +195,7 @@ def process_chunk(index: int, paths: list[str], config: ChunkConfig) -> ChunkRes
         ``rows_per_input[i]`` are the rows of ``paths[i]``: one per spectrum it holds, or one
         ``error: <reason>`` row when it cannot be read.
     """
+    cpu_start = time.process_time()
     seconds: dict[str, float] = {}
     rows_per_input: list[list[Row]] = [[] for _ in paths]
     detector = cached_detector(config.detector)
@@ -230,6 +231,8 @@ def process_chunk(index: int, paths: list[str], config: ChunkConfig) -> ChunkRes
                     _detect(detector, batch, rows_per_input, seconds, cube_values)
             t0 = time.perf_counter()
     _detect(detector, batch, rows_per_input, seconds, cube_values)
+    # CPU time of this process, less disturbed than wall time by other jobs on a shared machine.
+    seconds["cpu"] = time.process_time() - cpu_start
     result = ChunkResult(index=index, rows_per_input=rows_per_input, seconds=seconds)
     for i, values in (cube_values or {}).items():
         try:

@@ -14,7 +14,8 @@ also produces the canonical error message for broken files.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -71,8 +72,8 @@ def _value(text: str):
 _END_CARD = b"END" + b" " * 77
 
 
-def _parse_header(raw: bytes, start: int) -> tuple[dict, list[str], int]:
-    """Cards of the header starting at ``start``: (key -> raw value text, keys in order, data start)."""
+def _header_text(raw: bytes, start: int) -> tuple[str, int]:
+    """The cards of the header starting at ``start`` (up to END) as text, and where its data starts."""
     end = start
     n = len(raw)
     while True:
@@ -84,32 +85,73 @@ def _parse_header(raw: bytes, start: int) -> tuple[dict, list[str], int]:
         while at >= 0 and at % CARD:
             at = block.find(_END_CARD, at + 1)
         if at >= 0:
-            stop = end - BLOCK + at
-            break
-    text = raw[start:stop].decode("ascii", errors="replace")
+            return raw[start: end - BLOCK + at].decode("ascii", errors="replace"), end
+
+
+def _find_card(text: str, key: str) -> str | None:
+    """Value text of card ``key`` (first occurrence at a card boundary), None if absent."""
+    pattern = f"{key:<8}= "
+    at = text.find(pattern)
+    while at >= 0 and at % CARD:
+        at = text.find(pattern, at + 1)
+    return None if at < 0 else text[at + 10: at + CARD]
+
+
+def _all_cards(text: str) -> dict[str, str]:
     cards: dict[str, str] = {}
-    order: list[str] = []
     for k in range(0, len(text), CARD):
         if text[k + 8: k + 10] == "= ":
             key = text[k: k + 8].rstrip()
             if key not in cards:
                 cards[key] = text[k + 10: k + CARD]
-                order.append(key)
-    return cards, order, end
+    return cards
+
+
+# Cards that decide a binary table's row layout; their text is the layout's cache key.
+_LAYOUT_CARDS = re.compile(r"(?:TTYPE|TFORM|TSCAL|TZERO)\d{1,3} *= .{70}")
+
+
+class _LazyHeader(Mapping):
+    """Header values found and converted only when asked for (most are never looked at)."""
+
+    def __init__(self, text: str):
+        self._text = text
+        self._cards: dict[str, str] | None = None
+
+    def __getitem__(self, key):
+        value = _find_card(self._text, key.upper())
+        if value is None:
+            raise KeyError(key)
+        return _value(value)
+
+    def _all(self) -> dict[str, str]:
+        if self._cards is None:
+            self._cards = _all_cards(self._text)
+        return self._cards
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self):
+        return len(self._all())
 
 
 class _Hdu:
-    __slots__ = ("cards", "order", "data_start", "data_bytes", "is_table", "_header", "_dtype", "_columns")
+    __slots__ = ("text", "data_start", "data_bytes", "is_table", "_cards", "_header", "_dtype", "_columns")
 
-    def __init__(self, cards, order, data_start, data_bytes, is_table):
-        self.cards, self.order = cards, order
-        self.data_start, self.data_bytes, self.is_table = data_start, data_bytes, is_table
-        self._header = None
-        self._dtype = None
-        self._columns = None
+    def __init__(self, text, data_start):
+        self.text, self.data_start = text, data_start
+        self.data_bytes, self.is_table = 0, False
+        self._cards = self._header = self._dtype = self._columns = None
+
+    @property
+    def cards(self) -> dict[str, str]:
+        if self._cards is None:
+            self._cards = _all_cards(self.text)
+        return self._cards
 
     def get(self, key, default=None):
-        text = self.cards.get(key)
+        text = _find_card(self.text, key)
         return default if text is None else _value(text)
 
 
@@ -130,8 +172,8 @@ class RawFitsSource(FitsSource):
         self._hdus: list[_Hdu] = []
         pos = 0
         while pos < len(self._raw):
-            cards, order, data_start = _parse_header(self._raw, pos)
-            hdu = _Hdu(cards, order, data_start, 0, False)
+            text, data_start = _header_text(self._raw, pos)
+            hdu = _Hdu(text, data_start)
             xtension = str(hdu.get("XTENSION", "") or "").upper() if pos else ""
             bitpix = hdu.get("BITPIX")
             naxis = hdu.get("NAXIS", 0)
@@ -161,8 +203,7 @@ class RawFitsSource(FitsSource):
     def header(self, ext: int):
         hdu = self._hdus[ext]
         if hdu._header is None:
-            hdu._header = {key.upper(): _value(hdu.cards[key]) for key in hdu.order
-                           if key not in ("COMMENT", "HISTORY")}
+            hdu._header = _LazyHeader(hdu.text)
         return hdu._header
 
     def is_table(self, ext: int) -> bool:
@@ -173,19 +214,19 @@ class RawFitsSource(FitsSource):
         if hdu._dtype is None:
             nfields = hdu.get("TFIELDS", 0)
             # Survey files share table layouts: build each layout's dtype once per process.
-            layout = tuple((hdu.cards.get(f"TTYPE{i}"), hdu.cards.get(f"TFORM{i}"), hdu.cards.get(f"TSCAL{i}"),
-                            hdu.cards.get(f"TZERO{i}")) for i in range(1, nfields + 1)) + (hdu.cards.get("NAXIS1"),)
+            layout = "".join(_LAYOUT_CARDS.findall(hdu.text)) + f"|{hdu.get('NAXIS1')}|{nfields}"
             cached = _LAYOUTS.get(layout)
             if cached is not None:
                 hdu._dtype, hdu._columns = cached
                 return hdu
+            cards = hdu.cards
             names, formats = [], []
             for i in range(1, nfields + 1):
                 tform = str(hdu.get(f"TFORM{i}", "")).strip().upper()
                 digits = len(tform) - len(tform.lstrip("0123456789"))
                 repeat = int(tform[:digits]) if digits else 1
                 code = tform[digits: digits + 1]
-                if hdu.cards.get(f"TSCAL{i}") is not None or hdu.cards.get(f"TZERO{i}") is not None:
+                if cards.get(f"TSCAL{i}") is not None or cards.get(f"TZERO{i}") is not None:
                     formats.append(("scaled", code, repeat))
                 elif code == "A":
                     formats.append(f"S{repeat}" if repeat else "S1")

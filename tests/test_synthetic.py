@@ -1,0 +1,59 @@
+"""Synthetic spectra: labels, distributions, line placement, SNR, reproducibility."""
+import numpy as np
+import pytest
+
+from casiglo_gui.core import grid, preprocessing
+from casiglo_gui.core import lines as L
+from training.synthetic import (KINDS, ParametricBackground, SyntheticConfig, generate, generate_parallel,
+                                stream)
+from training.synthetic.generator import LENS
+
+
+@pytest.fixture(scope="module")
+def batch():
+    return generate(600, seed=11)
+
+
+def test_batch_fields_are_model_ready(batch):
+    n = len(batch)
+    assert batch.x.shape == (n, grid.N_PIXELS) and batch.x.dtype == np.float32
+    assert batch.residual.dtype == np.float32 and batch.ivar.dtype == np.float32
+    assert batch.line_present.shape == (n, L.N_LINES) and batch.line_snr.dtype == np.float32
+    assert batch.z_fg.dtype == np.float64 and batch.z_bg.dtype == np.float64
+    assert np.all(np.isfinite(batch.x))
+    # x is exactly the app's own preprocessing of the returned residual and ivar
+    np.testing.assert_array_equal(batch.x, preprocessing.network_input(batch.residual, batch.ivar))
+    # masked pixels carry no weight, and the known sky-line pixels are always masked
+    assert np.all(batch.ivar[batch.mask] == 0)
+    assert np.all(batch.mask[:, preprocessing.sky_mask_on_grid()])
+
+
+def test_every_kind_occurs_and_labels_are_consistent(batch):
+    assert set(np.unique(batch.kind)) == set(range(len(KINDS)))
+    lens = batch.is_lens
+    assert np.all(batch.z_bg[lens] > batch.z_fg[lens])
+    assert np.all(np.isnan(batch.z_bg[~lens]))
+    assert not batch.line_present[~lens].any()
+    assert np.all(batch.line_present[lens].sum(axis=1) >= 1)
+    assert np.all((batch.line_snr > 0) == batch.line_present)
+
+
+def test_same_seed_same_data_different_seed_different_data():
+    a = generate(40, seed=5)
+    b = generate(40, seed=5)
+    c = generate(40, seed=6)
+    np.testing.assert_array_equal(a.x, b.x)
+    np.testing.assert_array_equal(a.line_snr, b.line_snr)
+    assert not np.array_equal(a.x, c.x)
+
+
+def test_stream_batches_differ_and_repeat_by_seed():
+    s1 = stream(16, seed=3)
+    first, second = next(s1), next(s1)
+    assert len(first) == 16 and not np.array_equal(first.x, second.x)
+    np.testing.assert_array_equal(next(stream(16, seed=3)).x, first.x)
+
+
+def test_lens_only_config():
+    b = generate(50, seed=2, config=SyntheticConfig(proportions={"lens": 1.0}))
+    assert np.all(b.kind == LENS)

@@ -57,3 +57,23 @@ def test_stream_batches_differ_and_repeat_by_seed():
 def test_lens_only_config():
     b = generate(50, seed=2, config=SyntheticConfig(proportions={"lens": 1.0}))
     assert np.all(b.kind == LENS)
+
+
+def test_synthetic_package_needs_no_tensorflow():
+    import subprocess
+    import sys
+    code = ("import sys, training.synthetic, training.generate_cli; "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_config_as_dict_and_seed_as_sequence_and_sources_from_config(data_dir):
+    as_dict = generate(20, seed=[4, 1], config={"proportions": {"lens": 1.0}, "tied_ratios": False})
+    as_obj = generate(20, seed=[4, 1], config=SyntheticConfig(proportions={"lens": 1.0}, tied_ratios=False))
+    np.testing.assert_array_equal(as_dict.x, as_obj.x)
+    assert not np.array_equal(as_dict.x, generate(20, seed=[4, 2], config={"proportions": {"lens": 1.0}}).x)
+    with pytest.raises(ValueError, match="unknown synthetic config key"):
+        generate(2, seed=1, config={"snr_distrbution": "wide"})
+    cfg = {"background_sources": ["parametric", "real", "pca"], "real_dirs": [str(data_dir / "sdss")]}
+    mixed = generate(120, seed=1, config=cfg)
+    assert set(np.unique(mixed.background)) == {0, 1, 2}

@@ -12,6 +12,7 @@ import json
 import shlex
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from casiglo_gui.core.preprocessing import PREPROCESSING_VERSION
@@ -100,6 +101,10 @@ def run(args) -> int:
     except (ValueError, OSError, json.JSONDecodeError) as exc:
         print(f"casiglo-train generate: {exc}", file=sys.stderr)
         return 2
+    # Record in the card which sources were really used.
+    config = replace(config, background_sources=tuple(sources),
+                     real_dirs=tuple(str(d) for d in args.real_dir) if args.real_dir else None,
+                     pca_model=str(args.pca_model) if args.pca_model else None)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()

@@ -1,7 +1,7 @@
 """What a synthetic batch contains: the kinds of spectra, their proportions and the label distributions."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 KINDS: tuple[str, ...] = (
     "lens", "empty", "fg_emission", "single_line", "sky_residual", "cosmic_ray", "fg_mismatch",
@@ -48,6 +48,13 @@ class SyntheticConfig:
         Range of the instrumental (line-spread) Gaussian sigma in pixels, drawn per spectrum.
     background_weights : dict
         How often each background source is used when several are given (keys: ``BACKGROUND_KINDS``).
+    background_sources : tuple of str
+        Sources built when ``generate``/``stream`` get no ``backgrounds`` argument: any of "parametric",
+        "real", "pca" (the PCA is fitted on the real residuals unless ``pca_model`` names a saved one).
+    real_dirs : tuple of str, optional
+        Folders/files of real spec files for "real"/"pca" (default: ``backgrounds.default_real_paths()``).
+    pca_model : str, optional
+        A saved :class:`PCABackground` (.npz) for "pca".
     keep_real_artifacts : bool
         Keep the sky residuals and cosmic rays of real backgrounds (hard negatives) instead of replacing
         pixels beyond 3 sigma in a rolling 200 A window.
@@ -83,6 +90,9 @@ class SyntheticConfig:
     instrumental_sigma_px: tuple[float, float] = (1.0, 1.3)
     background_weights: dict[str, float] = field(
         default_factory=lambda: {"parametric": 1.0, "real": 1.0, "pca": 1.0})
+    background_sources: tuple[str, ...] = ("parametric",)
+    real_dirs: tuple[str, ...] | None = None
+    pca_model: str | None = None
     keep_real_artifacts: bool = False
     real_z_fg_mode: str = "mixed"
     noise_scale_dex: float = 0.5
@@ -103,7 +113,7 @@ class SyntheticConfig:
             raise ValueError(f"real_z_fg_mode must be one of {REAL_Z_FG_MODES}")
         if len(self.width_sigmas_a) != len(self.width_probabilities):
             raise ValueError("width_sigmas_a and width_probabilities differ in length")
-        unknown = set(self.background_weights) - set(BACKGROUND_KINDS)
+        unknown = (set(self.background_weights) | set(self.background_sources)) - set(BACKGROUND_KINDS)
         if unknown:
             raise ValueError(f"unknown background kind(s): {sorted(unknown)}; known: {BACKGROUND_KINDS}")
         if not 0 < self.z_fg_range[0] < self.z_fg_range[1]:
@@ -120,9 +130,23 @@ class SyntheticConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "SyntheticConfig":
+        """Build from a JSON-style dict; unknown keys are an error (a typo must not pass silently)."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown synthetic config key(s) {sorted(unknown)}; known: {sorted(known)}")
         clean = dict(data)
         for key in ("manga_ratio_range", "z_fg_range", "width_sigmas_a", "width_probabilities",
-                    "instrumental_sigma_px"):
-            if key in clean:
+                    "instrumental_sigma_px", "background_sources", "real_dirs"):
+            if clean.get(key) is not None:
                 clean[key] = tuple(clean[key])
         return cls(**clean)
+
+
+def as_config(config: "SyntheticConfig | dict | None") -> "SyntheticConfig":
+    """Accept a SyntheticConfig, a dict of its fields (e.g. a training config's "data" section) or None."""
+    if config is None:
+        return SyntheticConfig()
+    if isinstance(config, SyntheticConfig):
+        return config
+    return SyntheticConfig.from_dict(dict(config))

@@ -20,8 +20,9 @@ from casiglo_gui.core import lines as L
 from casiglo_gui.core.skymask import sky_mask_on_grid
 
 from . import negatives, profiles
-from .backgrounds import BackgroundSource, ParametricBackground
-from .config import BACKGROUND_KINDS, KIND_CODE, KINDS, SyntheticConfig
+from .backgrounds import (BackgroundSource, FlatBackground, ParametricBackground, PCABackground,
+                          RealResidualBackground)
+from .config import BACKGROUND_KINDS, KIND_CODE, KINDS, SyntheticConfig, as_config
 from .distributions import draw_intrinsic_sigma, draw_snr, draw_z_ratio
 
 CHUNK_SIZE = 256
@@ -88,10 +89,35 @@ class SyntheticBatch:
 
 
 # --------------------------------------------------------------------------------------- backgrounds
-def resolve_backgrounds(backgrounds) -> dict[str, BackgroundSource]:
-    """Accept None (parametric only), one source, a list of sources or a {kind: source} dict."""
+_BUILT_SOURCES: dict = {}
+
+
+def sources_from_config(config: SyntheticConfig) -> dict[str, BackgroundSource]:
+    """The sources named in ``config.background_sources``, built once per process (reading real files
+    takes seconds) and cached."""
+    key = (tuple(config.background_sources), config.real_dirs, config.pca_model)
+    if key not in _BUILT_SOURCES:
+        sources: dict[str, BackgroundSource] = {}
+        real = None
+        if "real" in key[0] or ("pca" in key[0] and not config.pca_model):
+            real = RealResidualBackground.from_files(list(config.real_dirs) if config.real_dirs else None)
+        for kind in key[0]:
+            if kind == "parametric":
+                sources[kind] = ParametricBackground()
+            elif kind == "real":
+                sources[kind] = real
+            elif kind == "pca":
+                sources[kind] = PCABackground.load(config.pca_model) if config.pca_model else PCABackground.fit(real)
+            elif kind == "flat":
+                sources[kind] = FlatBackground()
+        _BUILT_SOURCES[key] = sources
+    return _BUILT_SOURCES[key]
+
+
+def resolve_backgrounds(backgrounds, config: SyntheticConfig | None = None) -> dict[str, BackgroundSource]:
+    """Accept None (the config's ``background_sources``), one source, a list of sources or a {kind: source} dict."""
     if backgrounds is None:
-        return {"parametric": ParametricBackground()}
+        return sources_from_config(as_config(config))
     if isinstance(backgrounds, BackgroundSource):
         return {backgrounds.kind: backgrounds}
     if isinstance(backgrounds, dict):
@@ -333,8 +359,9 @@ def generate_chunk(n: int, seed_sequence: np.random.SeedSequence, config: Synthe
     return batch
 
 
-def _chunk_seed(seed: int, index: int, key_prefix: tuple[int, ...] = ()) -> np.random.SeedSequence:
-    return np.random.SeedSequence(int(seed), spawn_key=(*key_prefix, int(index)))
+def _chunk_seed(seed, index: int, key_prefix: tuple[int, ...] = ()) -> np.random.SeedSequence:
+    entropy = [int(s) for s in seed] if isinstance(seed, (list, tuple, np.ndarray)) else int(seed)
+    return np.random.SeedSequence(entropy, spawn_key=(*key_prefix, int(index)))
 
 
 def chunk_sizes(n: int, chunk_size: int = CHUNK_SIZE) -> list[int]:
@@ -349,19 +376,19 @@ def generate(n: int, seed: int, config: SyntheticConfig | None = None, backgroun
     ----------
     n : int
         Number of spectra.
-    seed : int
+    seed : int or sequence of int
         Same seed, config and backgrounds give the same data (also through :func:`generate_parallel`).
-    config : SyntheticConfig, optional
-        Recipe; defaults to ``SyntheticConfig()``.
+    config : SyntheticConfig or dict, optional
+        Recipe; defaults to ``SyntheticConfig()``; a dict is read with ``SyntheticConfig.from_dict``.
     backgrounds : BackgroundSource, list or dict of them, optional
-        Default: :class:`ParametricBackground` only.
+        Default: the sources named in ``config.background_sources`` (parametric only by default).
 
     Returns
     -------
     SyntheticBatch
     """
-    config = config or SyntheticConfig()
-    sources = resolve_backgrounds(backgrounds)
+    config = as_config(config)
+    sources = resolve_backgrounds(backgrounds, config)
     batches = [generate_chunk(size, _chunk_seed(seed, k), config, sources)
                for k, size in enumerate(chunk_sizes(n))]
     if not batches:
@@ -372,8 +399,8 @@ def generate(n: int, seed: int, config: SyntheticConfig | None = None, backgroun
 def stream(batch_size: int, seed: int, config: SyntheticConfig | None = None, backgrounds=None):
     """Endless iterator of :class:`SyntheticBatch` of ``batch_size`` spectra; batch ``b`` depends only on
     (seed, b), so a restarted stream repeats itself."""
-    config = config or SyntheticConfig()
-    sources = resolve_backgrounds(backgrounds)
+    config = as_config(config)
+    sources = resolve_backgrounds(backgrounds, config)
     b = 0
     while True:
         yield generate_chunk(batch_size, _chunk_seed(seed, b, (STREAM_KEY,)), config, sources)

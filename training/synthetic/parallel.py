@@ -7,7 +7,7 @@ import sys
 
 from tqdm import tqdm
 
-from .config import SyntheticConfig
+from .config import SyntheticConfig, as_config
 from .generator import SyntheticBatch, _chunk_seed, chunk_sizes, generate_chunk, resolve_backgrounds
 
 _WORKER_STATE: dict = {}
@@ -32,8 +32,8 @@ def iter_chunks_parallel(n: int, seed: int, config: SyntheticConfig | None = Non
 
     Uses the ``spawn`` start method: safe even when the parent has TensorFlow or threads loaded.
     """
-    config = config or SyntheticConfig()
-    sources = resolve_backgrounds(backgrounds)
+    config = as_config(config)
+    sources = resolve_backgrounds(backgrounds, config)
     tasks = [(seed, k, size, raw) for k, size in enumerate(chunk_sizes(n))]
     bar = tqdm(total=int(n), unit="spectra", file=sys.stderr, disable=not progress, desc="generate")
     try:

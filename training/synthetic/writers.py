@@ -21,6 +21,8 @@ from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
+# Imported here, not lazily: astropy reads its configuration on first import.
+from astropy.io import fits
 
 from casiglo_gui.core import grid
 from casiglo_gui.core import lines as L
@@ -146,8 +148,6 @@ def write_spec_files(batch: SyntheticBatch, raw: RawSpectra, out_dir, seed: int,
     HDU1 COADD: flux, loglam, ivar, and_mask, wdisp, sky, model over the spectrum's coverage; HDU2 SPALL:
     PLATE, MJD, FIBERID, Z, PLUG_RA, PLUG_DEC, CLASS, SUBCLASS, ZWARNING; HDU0 carries the truth.
     """
-    from astropy.io import fits
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -204,8 +204,6 @@ def write_spec_files(batch: SyntheticBatch, raw: RawSpectra, out_dir, seed: int,
 
 def read_truth(path) -> dict:
     """The synthetic truth stored in a spec file's primary header."""
-    from astropy.io import fits
-
     h = fits.getheader(path, 0)
     if "CSG_KIND" not in h:
         raise ValueError(f"{path}: not a synthetic spectrum (no CSG_KIND keyword)")

@@ -1,4 +1,12 @@
-"""The physics detector: line search + partner-evidence score + optional least-squares refinement."""
+"""The physics detector: line search + partner-evidence score + optional least-squares refinement.
+
+Per spectrum: the scan (:func:`.linesearch.scan`) gives the combined significance S^2 of every trial
+redshift; its ``N_CANDIDATES`` best peaks get partner evidence (:mod:`.scoring`); the most significant
+peak is kept unless another has clearly more partner evidence; the z of the kept peak is interpolated
+between scan steps and, for detections scoring at least ``refine_above``, refitted by
+:func:`.refine.refine_redshift` (which also gives z_bg_err and the per-line SNRs then reported).
+``n_lines`` counts lines with SNR >= ``scoring.LINE_DETECTION_SNR`` (4) at z_bg.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -9,17 +17,24 @@ from ..lines import LINE_INDEX, N_LINES
 from ..spectrum import GriddedSpectrum
 from . import linesearch as ls
 from . import scoring
+from .doublet import doublet_gains
 from .refine import RefineResult, refine_redshift
 
 DETECTOR_NAME = "physics"
 N_CANDIDATES = 20
 BLEND_MARGIN_PX = 3
+# Spike test (cosmic rays): window around each line (wide enough that a broad kernel picking up a
+# spike in its wing is caught too) and the chi^2 margin a 2-pixel spike must win by.
+SPIKE_WINDOW_PX = 4
+SPIKE_MARGIN_CHI2 = 9.0
 # Fraction of a lone line's power that the more flexible multi-line fit may gain from the coarse
 # width grid alone (measured <= 0.6% on noiseless lone Gaussians of sigma 1.3-2.5 px); a resolved
 # [OII] doublet gains 5-10%.
 BLEND_TOLERANCE = 0.015
 # The [OII] shape test needs every pixel within this many of the doublet's lines unmasked.
 OII_CLEAN_PX = 4
+# The doublet-shape fit runs only where the [OII] template reaches this SNR.
+OII_SHAPE_MIN_SNR = 4.0
 # Prefer a less significant peak only when its partner evidence is larger by this much.
 EVIDENCE_SWITCH = 2.0
 
@@ -125,23 +140,23 @@ class PhysicsDetector:
         order = np.concatenate([chosen[:, None], by_s2], axis=1)
         order = np.array([[j for j in row if j != row[0]][: N_CANDIDATES - 1] for row in order])
         order = np.concatenate([chosen[:, None], order], axis=1)
+        pick = order[:, 0]
+        r1 = np.arange(n)
+        shift = np.array([(sub[i, pick[i]] + self._parabolic(sr.s2[i], colc[i, pick[i]])) / ls.SUBPIXEL
+                          for i in range(n)])
+        z = ls.redshift_of_shift(shift)
+        sigma_px = np.asarray(ls.TRIAL_SIGMAS_PX)[sig_idx[r1, pick]]
+        fields = self._detection_fields(z, evidence[r1, pick], fl[r1, pick], nl[r1, pick], sigma_px,
+                                        scale[r1, pick])
+        z_alt = ls.redshift_of_shift(sub / ls.SUBPIXEL)
+        sig_alt = np.sqrt(np.maximum(s2c, 0.0))
         detections = []
         for i in range(n):
             if not valid[i, 0] or s2c[i, 0] <= 0:  # nothing usable (e.g. every pixel masked)
                 detections.append(self._empty())
                 continue
-            j = order[i, 0]
-            col = colc[i, j]
-            shift = (sub[i, j] + self._parabolic(sr.s2[i], col)) / ls.SUBPIXEL
-            z = float(ls.redshift_of_shift(shift))
-            sigma_px = ls.TRIAL_SIGMAS_PX[sig_idx[i, j]]
-            detections.append(self._make_detection(z, float(evidence[i, j]), fl[i, j], nl[i, j], sigma_px,
-                                                   float(scale[i, j]),
-                                                   alternatives=[
-                                                       (float(ls.redshift_of_shift(sub[i, k] / ls.SUBPIXEL)),
-                                                        float(np.sqrt(max(s2c[i, k], 0.0))))
-                                                       for k in order[i, 1:] if valid[i, k]
-                                                   ][: self.n_alternatives]))
+            alternatives = [(float(z_alt[i, k]), float(sig_alt[i, k])) for k in order[i, 1:] if valid[i, k]]
+            detections.append(self._detection_from(fields, i, alternatives[: self.n_alternatives]))
         return detections
 
     def _evidence(self, sr: ls.ScanResult, sub: np.ndarray, sig_idx: np.ndarray):
@@ -149,24 +164,41 @@ class PhysicsDetector:
         fl, nl = ls.line_arrays_at(sr.F, sr.N, sub, sig_idx)
         # Dividing F by the noise scale divides every SNR by it; amplitudes come from the raw arrays.
         scale = sr.noise_scale[np.arange(sub.shape[0])[:, None], sig_idx][..., None]
-        fl_s = fl / scale
+        # Lines that are spikes narrower than the resolution (cosmic rays) give no evidence.
+        fl_s = np.where(self._spike_like(sr, sub), 0.0, fl / scale)
         sigma = np.asarray(ls.TRIAL_SIGMAS_PX, dtype=np.float32)[sig_idx]
         feats = ls.feature_snr(fl_s, nl, sigma)
         parts = [feats[..., ls.FEATURE_NAMES.index(name)] for name in scoring.UNBLENDED_FEATURES]
         a, b = LINE_INDEX["oii_3727"], LINE_INDEX["oii_3730"]
         for name, members, lines in scoring.BLEND_GROUPS:
             if name == "oii":
-                # The two-component fit assumes unmasked pixels across the doublet (its overlap
-                # term); a masked gap inside one broad line would fake a two-peaked shape.
-                clean = self._all_good(sr, sub, lines, OII_CLEAN_PX)
-                total = np.where(clean, self._oii_two_component(sr, sub), 0.0)
-            else:
-                total = sum(np.maximum(feats[..., ls.FEATURE_NAMES.index(m)], 0.0) ** 2 for m in members)
+                primary, partner = self._oii_terms(sr, sub, feats[..., ls.FEATURE_NAMES.index("oii")], lines)
+                parts.extend([primary, partner])
+                continue
+            total = sum(np.maximum(feats[..., ls.FEATURE_NAMES.index(m)], 0.0) ** 2 for m in members)
             single = self._best_single(sr, sub, lines)
             parts.append(np.sqrt(np.minimum(total, single)))
             parts.append(np.sqrt(np.maximum(total - single * (1.0 + BLEND_TOLERANCE), 0.0)))
         evidence = scoring.partner_evidence(np.stack(parts, axis=-1))
         return evidence, feats, fl, nl, scale[..., 0]
+
+    def _oii_terms(self, sr, sub, oii_snr, lines):
+        """[OII] group terms: (best single line, doublet shape) from exact fits on the pixels.
+
+        Fitted only where the [OII] template has SNR >= OII_SHAPE_MIN_SNR (elsewhere the shape cannot
+        matter) and every pixel across the doublet is unmasked (a masked gap inside one broad line
+        would fake a two-peaked shape).
+        """
+        primary = np.maximum(oii_snr, 0.0).astype(np.float32)
+        partner = np.zeros_like(primary)
+        todo = (oii_snr >= OII_SHAPE_MIN_SNR) & self._all_good(sr, sub, lines, OII_CLEAN_PX)
+        if np.any(todo):
+            rows, cols = np.nonzero(todo)
+            two, one = doublet_gains(sr.residual, sr.ivar, rows, sub[rows, cols] / ls.SUBPIXEL)
+            var = sr.noise_scale[rows, 1] ** 2
+            primary[rows, cols] = np.sqrt(np.maximum(one, 0.0) / var)
+            partner[rows, cols] = np.sqrt(np.maximum(two - one, 0.0) / var)
+        return primary, partner
 
     @staticmethod
     def _two_component_gain(f1, f2, n1, n2, sigma):
@@ -200,6 +232,31 @@ class PhysicsDetector:
             gain = self._two_component_gain(f1 / scale, f2 / scale, n1, n2, np.float32(sig))
             best = np.maximum(best, gain.max(axis=-1))
         return best
+
+    @staticmethod
+    def _spike_like(sr, sub):
+        """(n, m, 12) True where the signal at a line's position is a 1-2 pixel spike, not a line.
+
+        Compares the chi^2 gain of two free adjacent pixels with that of the narrowest real line
+        (sigma = 1 px kernel) within +-SPIKE_WINDOW_PX: a resolved line (sigma >= 1 px) puts <= 76% of its power
+        in its two brightest pixels, a cosmic ray ~100%; a spike must win by ``SPIKE_MARGIN_CHI2``.
+        """
+        rows = np.arange(sub.shape[0])[:, None, None, None]
+        centre = np.rint(sub[..., None] / ls.SUBPIXEL + ls.REST_PIXEL[None, None, :]).astype(np.int64)
+        offs = np.arange(-SPIKE_WINDOW_PX, SPIKE_WINDOW_PX + 1)
+        pos = np.clip(centre[..., None] + offs, 0, grid.N_PIXELS - 2)
+        c0 = np.maximum(sr.chi[rows, pos], 0.0)
+        c1 = np.maximum(sr.chi[rows, pos + 1], 0.0)
+        spike = np.max(c0 * c0 + c1 * c1, axis=-1)
+        sub_pos = centre[..., None] * ls.SUBPIXEL + np.arange(-SPIKE_WINDOW_PX * ls.SUBPIXEL,
+                                                              SPIKE_WINDOW_PX * ls.SUBPIXEL + 1)
+        p, f = np.floor_divide(sub_pos, ls.SUBPIXEL), np.mod(sub_pos, ls.SUBPIXEL)
+        pc = np.clip(p, 0, grid.N_PIXELS - 1)
+        F = sr.F[rows, 0, f, pc]
+        N = sr.N[rows, 0, f, pc]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            line = np.max(np.where(N > 0, np.maximum(F, 0.0) ** 2 / np.where(N > 0, N, 1.0), 0.0), axis=-1)
+        return spike > line + SPIKE_MARGIN_CHI2
 
     @staticmethod
     def _all_good(sr, sub, lines, margin_px):
@@ -245,18 +302,31 @@ class PhysicsDetector:
             return 0.0
         return float(np.clip(0.5 * (ym - yp) / den, -0.5, 0.5))
 
-    def _make_detection(self, z, evidence, fl, nl, sigma_px, noise_scale, alternatives) -> Detection:
+    @staticmethod
+    def _detection_fields(z, evidence, fl, nl, sigma_px, noise_scale) -> dict:
+        """Detection fields for m candidates at once: z (m,), evidence (m,), fl/nl (m, 12), sigma_px (m,)."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            snr = np.where(nl > 0, fl / np.sqrt(np.where(nl > 0, nl, 1)) / noise_scale, np.nan).astype(np.float64)
-            amp = np.where(nl > 0, fl / np.where(nl > 0, nl, 1), np.nan).astype(np.float64)
-        centres = 10.0 ** (grid.LOGLAM0 + grid.DLOGLAM * (ls.REST_PIXEL + ls.shift_of_redshift(z)))
-        strongest = int(np.nanargmax(snr)) if np.any(np.isfinite(snr)) else LINE_INDEX["hbeta"]
+            ok = nl > 0
+            root = np.sqrt(np.where(ok, nl, 1.0))
+            snr = np.where(ok, fl / root / noise_scale[:, None], np.nan).astype(np.float64)
+            amp = np.where(ok, fl / np.where(ok, nl, 1.0), np.nan).astype(np.float64)
+        centres = grid.LOGLAM0 + grid.DLOGLAM * (ls.REST_PIXEL[None, :] + ls.shift_of_redshift(z)[:, None])
+        filled = np.where(np.isfinite(snr), snr, -np.inf)
+        strongest = np.argmax(filled, axis=1)
+        sigma_a = 10.0 ** centres[np.arange(len(z)), strongest] * grid.LN10 * grid.DLOGLAM * sigma_px
+        return {
+            "z": np.asarray(z, dtype=np.float64), "score": scoring.lens_score(evidence), "snr": snr,
+            "amp": amp, "prob": scoring.line_probability(snr),
+            "n_lines": np.sum(filled >= scoring.LINE_DETECTION_SNR, axis=1), "sigma_a": sigma_a,
+        }
+
+    @staticmethod
+    def _detection_from(fields: dict, i: int, alternatives) -> Detection:
         return Detection(
-            z_bg=float(z), z_bg_err=float("nan"), score=float(scoring.lens_score(evidence)),
-            n_lines=int(np.sum(np.nan_to_num(snr, nan=-1.0) >= scoring.LINE_DETECTION_SNR)),
-            line_probability=scoring.line_probability(snr), line_snr=snr, detector=DETECTOR_NAME,
-            model_version="", alternatives=list(alternatives), line_amplitude=amp,
-            line_sigma_a=float(centres[strongest] * grid.LN10 * grid.DLOGLAM * sigma_px),
+            z_bg=float(fields["z"][i]), z_bg_err=float("nan"), score=float(fields["score"][i]),
+            n_lines=int(fields["n_lines"][i]), line_probability=fields["prob"][i], line_snr=fields["snr"][i],
+            detector=DETECTOR_NAME, model_version="", alternatives=list(alternatives),
+            line_amplitude=fields["amp"][i], line_sigma_a=float(fields["sigma_a"][i]),
         )
 
     @staticmethod
@@ -277,8 +347,9 @@ class PhysicsDetector:
         else:
             sig_idx = np.ones_like(sub)
         evidence, _, fl, nl, scale = self._evidence(sr, sub, sig_idx)
-        return self._make_detection(z, float(evidence[0, 0]), fl[0, 0], nl[0, 0],
-                                    ls.TRIAL_SIGMAS_PX[sig_idx[0, 0]], float(scale[0, 0]), alternatives=[])
+        fields = self._detection_fields(np.array([z]), evidence[:, 0], fl[:, 0], nl[:, 0],
+                                        np.array([ls.TRIAL_SIGMAS_PX[sig_idx[0, 0]]]), scale[:, 0])
+        return self._detection_from(fields, 0, [])
 
     def _apply_refinement(self, det: Detection, residual, ivar, wdisp) -> None:
         res = refine_redshift(residual, ivar, det.z_bg, wdisp=wdisp)

@@ -121,36 +121,50 @@ def refine_redshift(residual: np.ndarray, ivar: np.ndarray, z_start: float, wdis
     data = r[pix] * sw
     rest = REST_PIXEL[lines]
     m = lines.size
+    # (line, pixel) pairs within each line's window: the model is sparse, evaluate only these.
+    pair_line, pair_pix = [], []
+    for i, k in enumerate(lines):
+        near = np.flatnonzero(np.abs(x - (REST_PIXEL[k] + s0)) <= FIT_HALF_WINDOW_PX + max_shift_px)
+        pair_line.append(np.full(near.size, i))
+        pair_pix.append(near)
+    pair_line = np.concatenate(pair_line)
+    pair_pix = np.concatenate(pair_pix)
+    pair_x = x[pair_pix]
+    pair_rest = rest[pair_line]
+    pair_sw = sw[pair_pix]
+    cache: dict = {}
 
     def profiles(params):
-        s, sig = params[0], params[1]
-        off = x[None, :] - (rest[:, None] + s)
-        return integrated_gaussian_derivatives(off, sig)
+        key = (float(params[0]), float(params[1]))
+        if cache.get("key") != key:
+            cache["key"] = key
+            cache["val"] = integrated_gaussian_derivatives(pair_x - (pair_rest + key[0]), key[1])
+        return cache["val"]
 
     def fun(params):
         g, _, _ = profiles(params)
-        return (params[2:] @ g) * sw - data
+        model = np.bincount(pair_pix, weights=params[2:][pair_line] * g, minlength=x.size)
+        return model * sw - data
 
     def jac(params):
         g, dc, ds = profiles(params)
-        a = params[2:]
-        j = np.empty((x.size, m + 2))
-        j[:, 0] = (a @ dc) * sw
-        j[:, 1] = (a @ ds) * sw
-        j[:, 2:] = (g * sw[None, :]).T
+        a = params[2:][pair_line]
+        j = np.zeros((x.size, m + 2))
+        j[:, 0] = np.bincount(pair_pix, weights=a * dc, minlength=x.size) * sw
+        j[:, 1] = np.bincount(pair_pix, weights=a * ds, minlength=x.size) * sw
+        j[pair_pix, 2 + pair_line] = g * pair_sw
         return j
 
     # Linear amplitudes at the start as the initial guess (non-negative).
-    g0, _, _ = profiles(np.r_[s0, sigma0, np.zeros(m)])
-    gw = g0 * sw[None, :]
-    a0, *_ = np.linalg.lstsq(gw.T, data, rcond=None)
+    design = jac(np.r_[s0, sigma0, np.zeros(m)])[:, 2:]
+    a0, *_ = np.linalg.lstsq(design, data, rcond=None)
     a0 = np.maximum(a0, 0.0)
     lo = np.r_[s0 - max_shift_px, sigma_lo, np.zeros(m)]
     hi = np.r_[s0 + max_shift_px, SIGMA_BOUNDS_PX[1], np.full(m, np.inf)]
     x0 = np.clip(np.r_[s0, sigma0, a0], lo, hi)
     try:
         sol = least_squares(fun, x0, jac=jac, bounds=(lo, hi), method="trf", x_scale="jac",
-                            xtol=1e-10, ftol=1e-10, max_nfev=200)
+                            xtol=1e-8, ftol=1e-8, gtol=1e-8, max_nfev=100)
     except (ValueError, np.linalg.LinAlgError) as exc:
         return RefineResult(np.nan, np.nan, np.nan, message=f"fit failed: {exc}")
     jtj = sol.jac.T @ sol.jac

@@ -1,0 +1,130 @@
+"""Twelve small panels, one per line, zoomed around its redshifted position: residual, fit, noise band.
+
+Drawn in ONE plot with a fixed range: each stamp is scaled into its own panel cell (its own y-scale,
+like an auto-ranged small plot). Twelve separate plots would each re-layout and re-range on every
+spectrum; here a new spectrum is four ``setData`` calls and 24 text updates.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtGui import QFont
+
+from ..core.inspection.view import Stamp
+from ..core.lines import LINE_KEYS, LINE_LABELS
+
+COLUMNS = 6
+ROWS = 2
+MARGIN_X = 0.04      # of a cell, each side
+DATA_TOP = 0.55      # data occupy y in [-DATA_TOP, DATA_TOP] of a cell's half-height 1.0
+STRONG_SNR = 3.0
+
+
+def cell_origin(index: int) -> tuple[float, float]:
+    """(x0, y_centre) of panel ``index``: cells are 1 wide and 2 high, row 0 on top."""
+    return float(index % COLUMNS), -2.0 * (index // COLUMNS)
+
+
+class StampsView(pg.GraphicsLayoutWidget):
+    """Line stamps in a fixed grid of cells; item count does not grow with the number of lines."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setBackground("w")
+        self.ci.setContentsMargins(2, 2, 2, 2)
+        self.plot = self.addPlot()
+        self.plot.hideAxis("left")
+        self.plot.hideAxis("bottom")
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.getViewBox().setDefaultPadding(0)
+        self.plot.setRange(xRange=(0, COLUMNS), yRange=(-2 * ROWS + 1, 1), padding=0)
+        self.band = pg.BarGraphItem(x=[0], height=[0], width=0, y0=[0], brush=pg.mkBrush(20, 90, 200, 45),
+                                    pen=pg.mkPen(None))
+        self.resid = pg.PlotDataItem(pen=pg.mkPen((20, 60, 160), width=1), connect="finite")
+        self.fit = pg.PlotDataItem(pen=pg.mkPen((220, 0, 140), width=1.5), connect="finite")
+        self.centres = pg.PlotDataItem(pen=pg.mkPen((150, 150, 150), width=1, style=pg.QtCore.Qt.PenStyle.DotLine),
+                                       connect="pairs")
+        self.zero = pg.PlotDataItem(pen=pg.mkPen((200, 200, 200), width=1), connect="pairs")
+        frame_x, frame_y = [], []
+        for i in range(COLUMNS * ROWS):
+            x0, yc = cell_origin(i)
+            frame_x += [x0 + 0.01, x0 + 0.99, x0 + 0.99, x0 + 0.99, x0 + 0.99, x0 + 0.01, x0 + 0.01, x0 + 0.01]
+            frame_y += [yc - 0.98, yc - 0.98, yc - 0.98, yc + 0.98, yc + 0.98, yc + 0.98, yc + 0.98, yc - 0.98]
+        frames = pg.PlotDataItem(np.array(frame_x), np.array(frame_y), pen=pg.mkPen((200, 200, 200)), connect="pairs")
+        for item in (frames, self.band, self.zero, self.centres, self.resid, self.fit):
+            self.plot.addItem(item)
+        self.names, self.infos = [], []
+        for i, key in enumerate(LINE_KEYS):
+            x0, yc = cell_origin(i)
+            name = pg.TextItem(LINE_LABELS[key], anchor=(0, 0), color=(40, 40, 40))
+            name.setFont(QFont("DejaVu Sans", 8, QFont.Weight.Bold))
+            name.setPos(x0 + 0.03, yc + 0.97)
+            info = pg.TextItem("", anchor=(0, 0), color=(40, 40, 40))
+            info.setFont(QFont("DejaVu Sans", 7))
+            info.setPos(x0 + 0.03, yc + 0.74)
+            self.plot.addItem(name)
+            self.plot.addItem(info)
+            self.names.append(name)
+            self.infos.append(info)
+        self.stamps: list[Stamp] = []
+
+    def show_stamps(self, stamps: list[Stamp]) -> None:
+        self.stamps = stamps
+        rx, ry, fx, fy, bx, by0, bh, cx, cy, zx, zy = ([] for _ in range(11))
+        bar_width = 1.0
+        for i, stamp in enumerate(stamps):
+            x0, yc = cell_origin(i)
+            name, info = self.names[i], self.infos[i]
+            w = stamp.wavelength
+            if not stamp.covered or w.size < 2:
+                name.setColor((160, 160, 160))
+                info.setColor((160, 160, 160))
+                info.setText("not covered")
+                continue
+            # Map wavelength into the cell's width and flux into its height (own scale per stamp).
+            scale_x = (1 - 2 * MARGIN_X) / (w[-1] - w[0])
+            px = x0 + MARGIN_X + (w - w[0]) * scale_x
+            finite = stamp.residual[np.isfinite(stamp.residual)]
+            span = max(float(np.max(np.abs(finite))) if finite.size else 1.0,
+                       float(np.nanmax(stamp.sigma)) if np.any(np.isfinite(stamp.sigma)) else 1.0, 1e-6)
+            scale_y = DATA_TOP / span
+            rx.append(px)
+            ry.append(yc - 0.2 + np.nan_to_num(stamp.residual, nan=0.0) * scale_y)
+            fx.append(px)
+            fy.append(yc - 0.2 + stamp.fit * scale_y)
+            rx.append([np.nan])
+            ry.append([np.nan])
+            fx.append([np.nan])
+            fy.append([np.nan])
+            sigma = np.nan_to_num(stamp.sigma, nan=0.0) * scale_y
+            bx.append(px)
+            by0.append(yc - 0.2 - sigma)
+            bh.append(2 * sigma)
+            bar_width = (px[1] - px[0])
+            centre = x0 + MARGIN_X + (stamp.centre_a - w[0]) * scale_x
+            cx += [centre, centre]
+            cy += [yc - 0.95, yc + 0.7]
+            zx += [px[0], px[-1]]
+            zy += [yc - 0.2, yc - 0.2]
+            strong = math.isfinite(stamp.snr) and stamp.snr >= STRONG_SNR
+            colour = (176, 0, 122) if strong else (40, 40, 40)
+            name.setColor(colour)
+            info.setColor(colour)
+            info.setText(f"{stamp.centre_a:.1f} Å, fit S/N {stamp.snr:.1f}" if math.isfinite(stamp.snr)
+                         else f"{stamp.centre_a:.0f} Å")
+
+        def joined(parts):
+            return np.concatenate(parts) if parts else np.zeros(0)
+
+        self.resid.setData(joined(rx), joined(ry))
+        self.fit.setData(joined(fx), joined(fy))
+        if bx:
+            self.band.setOpts(x=joined(bx), y0=joined(by0), height=joined(bh), width=bar_width)
+        else:
+            self.band.setOpts(x=[0], y0=[0], height=[0], width=0)
+        self.centres.setData(np.asarray(cx), np.asarray(cy))
+        self.zero.setData(np.asarray(zx), np.asarray(zy))

@@ -149,23 +149,21 @@ def _draw_backgrounds(rng, n, config, sources):
 
 # ------------------------------------------------------------------------------------------- lines
 def line_stamps(rows, z, intrinsic_sigma_a, lsf_px):
-    """Stamps of all 12 lines for each row at redshift ``z`` (one per row). Returns pixels and profiles
-    shaped (len(rows), 12, W), and the observed centres and sigmas (len(rows), 12)."""
+    """Stamps of all 12 lines for each row at redshift ``z`` (one per row). Returns pixels, profiles and
+    per-pixel flux fractions shaped (len(rows), 12, W), and the observed sigmas (len(rows), 12)."""
     centre = L.REST_WAVELENGTHS_A[None, :] * (1.0 + np.asarray(z, dtype=np.float64))[:, None]
     sigma = profiles.total_sigma_a(centre, intrinsic_sigma_a, np.asarray(lsf_px)[:, None])
-    pixels, prof = profiles.stamps(centre.ravel(), sigma.ravel())
+    pixels, prof, mass = profiles.stamps(centre.ravel(), sigma.ravel(), return_mass=True)
     m = len(rows)
-    width = pixels.shape[1]
-    return pixels.reshape(m, L.N_LINES, width), prof.reshape(m, L.N_LINES, width), centre, sigma
+    shape = (m, L.N_LINES, pixels.shape[1])
+    return pixels.reshape(shape), prof.reshape(shape), mass.reshape(shape), sigma
 
 
-def _visibility(weight, rows, pixels, prof):
+def _visibility(weight, rows, pixels, prof, mass):
     """Fraction of each line's flux on good pixels, and its noise-free matched-filter norm sqrt(sum w g^2)."""
     m, nl, wdt = pixels.shape
     rr = np.repeat(rows, nl)
     w = profiles.gather(weight, rr, pixels.reshape(m * nl, wdt)).reshape(m, nl, wdt)
-    lo, hi = profiles.pixel_edges_a(pixels)
-    mass = prof * (hi - lo)
     # Off-grid pixels have w = 0, so a line half off the end of the grid is not "present".
     frac = np.sum(mass * (w > 0), axis=2) / np.sum(mass, axis=2)
     norm = np.sqrt(np.sum(w * prof * prof, axis=2))
@@ -218,8 +216,8 @@ def inject_line_sets(rng, residual, weight, rows, z, lsf_px, config, tie=None, m
         # Intrinsic width is one draw per spectrum: the lines of one galaxy share its kinematics.
         if intrinsic is None:
             intrinsic = draw_intrinsic_sigma(rng, m, config)
-        pixels, prof, _, sigma = line_stamps(rows, z, np.asarray(intrinsic)[:, None], lsf_px)
-        frac, norm = _visibility(weight, rows, pixels, prof)
+        pixels, prof, mass, sigma = line_stamps(rows, z, np.asarray(intrinsic)[:, None], lsf_px)
+        frac, norm = _visibility(weight, rows, pixels, prof, mass)
     else:
         pixels, prof, sigma, frac, norm = precomputed
     visible = (frac >= MIN_VISIBLE_FRACTION) & (norm > 0)
@@ -319,8 +317,8 @@ def generate_chunk(n: int, seed_sequence: np.random.SeedSequence, config: Synthe
     # Redraw z_bg where masks or coverage leave too few lines visible.
     precomputed = None
     for attempt in range(5):
-        pixels, prof, _, sigma = line_stamps(rows, z_bg[rows], intrinsic[:, None], lsf_px[rows])
-        frac, norm = _visibility(weight, rows, pixels, prof)
+        pixels, prof, mass, sigma = line_stamps(rows, z_bg[rows], intrinsic[:, None], lsf_px[rows])
+        frac, norm = _visibility(weight, rows, pixels, prof, mass)
         few = np.sum((frac >= MIN_VISIBLE_FRACTION) & (norm > 0), axis=1) < config.min_lens_lines
         if not few.any() or attempt == 4:
             precomputed = (pixels, prof, sigma, frac, norm)

@@ -27,8 +27,8 @@ def total_sigma_a(centre_a: np.ndarray, intrinsic_sigma_a: np.ndarray, instrumen
     return np.sqrt(np.asarray(intrinsic_sigma_a) ** 2 + lsf ** 2)
 
 
-def stamps(centre_a: np.ndarray, sigma_a: np.ndarray, half_width: int = STAMP_HALF_WIDTH_PX
-           ) -> tuple[np.ndarray, np.ndarray]:
+def stamps(centre_a: np.ndarray, sigma_a: np.ndarray, half_width: int = STAMP_HALF_WIDTH_PX,
+           return_mass: bool = False):
     """Pixel-integrated unit-flux Gaussians.
 
     Parameters
@@ -44,6 +44,8 @@ def stamps(centre_a: np.ndarray, sigma_a: np.ndarray, half_width: int = STAMP_HA
         Model-grid pixel indices (may fall outside 0..N_PIXELS-1 near the ends: callers drop those).
     profile : (L, 2*half_width + 1) float64
         Mean flux density over each pixel (1/Angstrom) of a line of unit total flux.
+    mass : (L, 2*half_width + 1) float64, only with ``return_mass``
+        Fraction of the line's flux in each pixel.
     """
     centre_a = np.asarray(centre_a, dtype=np.float64).reshape(-1)
     sigma_a = np.asarray(sigma_a, dtype=np.float64).reshape(-1)
@@ -53,8 +55,10 @@ def stamps(centre_a: np.ndarray, sigma_a: np.ndarray, half_width: int = STAMP_HA
     # Adjacent pixels share an edge: evaluate the Gaussian CDF once per edge (W + 1 of them).
     edges = 10.0 ** (grid.LOGLAM0 + grid.DLOGLAM * (centre_px[:, None] + np.arange(-half_width - 0.5, half_width + 1.0)[None, :]))
     cdf = special.erf((edges - centre_a[:, None]) * (1.0 / (np.sqrt(2.0) * sigma_a))[:, None])
-    width = np.diff(edges, axis=1)
-    return pixels, 0.5 * np.diff(cdf, axis=1) / width
+    mass = 0.5 * np.diff(cdf, axis=1)
+    if return_mass:
+        return pixels, mass / np.diff(edges, axis=1), mass
+    return pixels, mass / np.diff(edges, axis=1)
 
 
 def pixel_edges_a(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

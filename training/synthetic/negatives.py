@@ -71,9 +71,10 @@ def _sky_residual_shapes(centre, offset, sigma, shape):
 def add_sky_residuals(rng, residual, ivar, rows, per_row=(1, 4), significance=(4.0, 15.0)) -> None:
     """Imperfect sky subtraction near listed night-sky lines, not fully covered by the sky mask.
 
-    Three shapes, each centred on a random listed sky wavelength: a line offset by 0.9-2.5 A (just outside
-    the +-0.8 A mask), a P-Cygni-like derivative of a Gaussian (wavelength-calibration error) and a broad
-    Gaussian whose wings pass the mask. The part left on unmasked pixels peaks at ``significance`` x the
+    Four shapes: centred on a random listed sky wavelength, a line offset by 0.9-2.5 A (just outside the
+    +-0.8 A mask), a P-Cygni-like derivative of a Gaussian (wavelength-calibration error) or a broad
+    Gaussian whose wings pass the mask; or a narrow line at a random red wavelength (6800-10300 A, the
+    OH-band region), standing for a sky line missing from the list. The part left on unmasked pixels peaks at ``significance`` x the
     local noise; the ivar within 3 px is lowered by 20-70% but not to zero, as when the pipeline
     underestimates the sky noise. Centres whose residual would be entirely masked are redrawn.
     """
@@ -85,9 +86,10 @@ def add_sky_residuals(rng, residual, ivar, rows, per_row=(1, 4), significance=(4
     counts = rng.integers(per_row[0], per_row[1] + 1, rows.size)
     r = np.repeat(rows, counts)
     m = r.size
-    shape = rng.integers(0, 3, m)
+    shape = rng.integers(0, 4, m)
     sigma = np.where(shape == 2, rng.uniform(1.8, 3.0, m), rng.uniform(0.8, 1.6, m))
-    centre = sky[rng.integers(0, sky.size, m)]
+    unlisted = shape == 3
+    centre = np.where(unlisted, rng.uniform(6800.0, 10300.0, m), sky[rng.integers(0, sky.size, m)])
     offset = np.where(shape == 0, rng.choice([-1.0, 1.0], m) * rng.uniform(0.9, 2.5, m), 0.0)
     sky_mask = sky_mask_on_grid()
     for _ in range(6):
@@ -99,7 +101,8 @@ def add_sky_residuals(rng, residual, ivar, rows, per_row=(1, 4), significance=(4
         hidden = visible_peak < 0.2
         if not hidden.any():
             break
-        centre[hidden] = sky[rng.integers(0, sky.size, int(hidden.sum()))]
+        centre[hidden & ~unlisted] = sky[rng.integers(0, sky.size, int((hidden & ~unlisted).sum()))]
+        centre[hidden & unlisted] = rng.uniform(6800.0, 10300.0, int((hidden & unlisted).sum()))
     keep = visible_peak >= 0.2
     r, pixels, values, on, safe, usable = r[keep], pixels[keep], values[keep], on[keep], safe[keep], usable[keep]
     visible_peak = visible_peak[keep]

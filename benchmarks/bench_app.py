@@ -52,7 +52,6 @@ def main(argv=None) -> int:
         Path(os.environ[var]).mkdir(parents=True, exist_ok=True)
     folder = Path(args.folder) if args.folder else next(f for f in DEFAULT_FOLDERS if f.exists())
 
-    from PyQt6.QtWidgets import QApplication
 
     from casiglo_gui import app as app_module
 
@@ -78,21 +77,29 @@ def main(argv=None) -> int:
 
     shown_ms = []
 
+    from PyQt6.QtCore import QEventLoop, QTimer
+
+    def wait_events(ms: float) -> None:
+        # Block in Qt's event loop (as the real app does between events), not a busy Python loop that
+        # would hold the GIL and starve the reading workers.
+        loop = QEventLoop()
+        QTimer.singleShot(int(ms), loop.quit)
+        loop.exec()
+
     def step() -> float:
         t0 = time.perf_counter()
+        loop = QEventLoop()
+        window.item_shown.connect(loop.quit)
         window.go_next()
-        while not (window.loaded is not None and window.loaded.item is window.queue.current):
-            qapp.processEvents()
-            time.sleep(0.0005)
+        if not (window.loaded is not None and window.loaded.item is window.queue.current):
+            loop.exec()
+        window.item_shown.disconnect(loop.quit)
         shown_ms.append(window.last_latency_ms)
         paint()
         return 1e3 * (time.perf_counter() - t0)
 
     def idle(ms: float) -> None:
-        end = time.perf_counter() + ms / 1e3
-        while time.perf_counter() < end:
-            qapp.processEvents()
-            time.sleep(0.002)
+        wait_events(ms)
 
     n = min(args.n, len(window.queue) - 1)
     paced = []

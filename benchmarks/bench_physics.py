@@ -36,9 +36,9 @@ def main() -> int:
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     print(f"threads: OMP={os.environ['OMP_NUM_THREADS']}; n={args.n}; seed={args.seed}")
-    for label, kind, refine_above in (("noise, scan+score", "noise", 0.5),
+    for label, kind, refine_above in (("noise, scan+score (default refine_above)", "noise", 0.2),
                                       ("noise, scan only (no refinement at all)", "noise", None),
-                                      ("lenses ('five'), all refined", "five", 0.5)):
+                                      ("lenses ('five'), all refined", "five", 0.2)):
         r, w, z, _ = _batch(rng, kind, args.n)
         det = PhysicsDetector(refine_above=refine_above)
         det.detect_batch(r[:32], w[:32], z[:32])  # warm-up

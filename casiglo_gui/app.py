@@ -84,9 +84,7 @@ def build_window(args: argparse.Namespace):
     if note:
         window.statusBar().showMessage(note, 15000)
     paths = list(args.paths) or [str(SAMPLE_DIR)]
-    window.open_paths(paths, remember=bool(args.paths))
-    if getattr(args, "start", None) and not window.go_to_text(args.start):
-        window.statusBar().showMessage(f"no spectrum matching {args.start!r} in the queue", 10000)
+    window.open_paths(paths, remember=bool(args.paths), start=getattr(args, "start", None))
     return app, window
 
 

@@ -20,6 +20,9 @@ def _isolated_user_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    # astropy warns at import when XDG_CONFIG_HOME names a missing folder; warnings are errors here.
+    for sub in (".config", ".local/share", ".cache"):
+        (home / sub).mkdir(parents=True, exist_ok=True)
     yield
 
 

@@ -137,7 +137,10 @@ def test_manual_redshift_then_refit(open_window, qtbot, data_dir):
     assert window.state.z_origin == "manual" and window.state.z > z0
     assert math.isclose(np.log10((1 + window.state.z) / (1 + z0)), 3e-4, rel_tol=1e-6)
     assert_markers_follow(window)
-    window.set_redshift(0.3)                       # as dragging a marker does
+    marker = window.spectrum_view.markers[6]       # drag [OIII] 5008 to z = 0.3: every marker follows
+    marker.setValue(5008.24 * 1.3)
+    marker.sigDragged.emit(marker)
+    assert window.state.z == pytest.approx(0.3, abs=1e-9) and window.state.z_origin == "manual"
     assert_markers_follow(window)
     with qtbot.waitSignal(window.refit_done, timeout=20000):
         qtbot.keyClick(window, Qt.Key.Key_Z)
@@ -165,7 +168,7 @@ def test_scan_table_opens_sorted_by_score_with_its_probabilities(open_window, qt
     label = window.spectrum_view.markers[6].label.textItem.toPlainText()
     assert "p=0.97" in label and "S/N=8.1" in label
     window.score_min.setValue(0.5)                 # filter: score >= 0.5 leaves one
-    assert window.queue.visible == [0] and window.queue_list.count() == 1
+    assert window.queue.visible == [0] and window.queue_model.rowCount() == 1
 
 
 def test_manga_cube_shows_a_map_and_a_picked_spaxel(open_window, qtbot, data_dir, tmp_path):
@@ -271,3 +274,49 @@ def test_a_mismatched_model_is_refused_and_the_app_runs_physics_only(open_window
     status = window.model_status.text()
     assert "physics-only" in status and "model refused" in status
     assert window.state.probability_source == "fit"
+
+
+def test_grade_filter_and_drag_and_drop(open_window, qtbot, data_dir):
+    from PyQt6.QtCore import QMimeData, QPointF, QUrl
+    from PyQt6.QtGui import QDropEvent
+
+    window = open_window([data_dir / "sdss" / "spec-0266-51602-0013.fits"])
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(data_dir / "sdss" / name))
+                  for name in ("spec-0266-51602-0107.fits", "spec-3650-55244-0056.fits")])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.queue_loaded, timeout=20000):
+        window.dropEvent(event)
+    wait_shown(qtbot, window)
+    assert len(window.queue) == 2 and window.state.spectrum.object_id == "0266-51602-0107"
+    qtbot.keyClick(window, Qt.Key.Key_1)            # possible, then on to the second
+    wait_shown(qtbot, window)
+    window.grade_filter.setCurrentText("graded possible or better")
+    assert window.queue.visible == [0] and window.queue_model.rowCount() == 1
+    window.grade_filter.setCurrentText("ungraded")
+    assert window.queue.visible == [1]
+
+
+def test_every_grade_and_flag_of_the_label_store_has_a_key():
+    from casiglo_gui.core.labels import FLAGS, GRADES
+
+    actions = {binding.action for binding in KEYMAP}
+    assert {f"grade_{grade}" for grade in GRADES} <= actions
+    assert {f"toggle_flag_{flag}" for flag in FLAGS} <= actions
+
+
+def test_a_large_scan_table_opens_on_a_worker(open_window, qtbot, data_dir, tmp_path):
+    source = str(data_dir / "sdss" / "spec-0266-51602-0013.fits")
+    rows = [{"source": source, "object_id": f"obj{i}", "score": f"{(i * 37 % 1000) / 1000:.3f}", "z_bg": "0.4",
+             "status": "ok"} for i in range(5000)]
+    table = write_scan(tmp_path / "big.csv", rows)
+    window = open_window([data_dir / "sdss" / "spec-0266-51602-0107.fits"])
+    with qtbot.waitSignal(window.queue_loaded, timeout=30000):
+        window.open_paths([str(table)])
+        assert len(window.queue) == 1          # the call returned before the table was read
+    assert len(window.queue) == 5000 and window.queue_model.rowCount() == 5000
+    scores = [item.score for item in window.queue.items]
+    assert scores == sorted(scores, reverse=True)
+    wait_shown(qtbot, window)
+    assert window.state.spectrum.source == source

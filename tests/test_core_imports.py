@@ -58,3 +58,29 @@ def test_every_core_module_imports_without_qt_and_tensorflow():
     result = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == f"ok {len(modules)}"
+
+
+def test_readers_work_without_fitsio():
+    """fitsio is a dependency, but a machine without it must still read everything through astropy."""
+    program = r"""
+import sys
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "fitsio":
+            raise ImportError("fitsio is blocked in this test")
+sys.meta_path.insert(0, Blocker())
+from casiglo_gui.core.readers import BACKENDS, read_spectra, read_spectrum
+assert BACKENDS == ("direct", "astropy"), BACKENDS
+s = read_spectrum(sys.argv[1])
+assert s.object_id == "3650-55244-0007" and s.meta["fits_backend"] == "direct"
+rows = read_spectra(sys.argv[2])
+assert len(rows) == 8 and rows[0].meta["fits_backend"] == "astropy"
+print("ok")
+"""
+    data = ROOT / "tests" / "data"
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", program, str(data / "sdss" / "spec-3650-55244-0007.fits"),
+         str(data / "manga" / "MaNGA_test_spectra.fits.gz")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "ok"

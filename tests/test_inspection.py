@@ -189,3 +189,16 @@ def test_inspection_state_imports_without_qt():
     code = ("import sys; sys.modules['PyQt6'] = None; sys.modules['pyqtgraph'] = None; "
             "import casiglo_gui.core.inspection")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_latest_grades_takes_the_last_grading_and_skips_adjudications():
+    from casiglo_gui.core.inspection import latest_grades
+    from casiglo_gui.core.labels import LabelEvent
+
+    events = [
+        LabelEvent("a", "possible", "me", time="2026-01-01T00:00:00Z", event_id=1),
+        LabelEvent("b", "none", "me", time="2026-01-01T00:00:01Z", event_id=2),
+        LabelEvent("a", "likely", "me", time="2026-01-02T00:00:00Z", event_id=3),
+        LabelEvent("b", "likely", "boss", time="2026-01-03T00:00:00Z", event_id=4, adjudicated=True),
+    ]
+    assert latest_grades(list(reversed(events))) == {"a": "likely", "b": "none"}

@@ -205,3 +205,10 @@ def test_vectorised_names_match_an_independent_truncation():
     ra, dec = rng.uniform(0, 360, 500), rng.uniform(-90, 90, 500)
     assert iau_names(ra, dec) == [_reference_name(r, d) for r, d in zip(ra, dec)]
     assert iau_names([], []) == []
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_empty_target_list_is_still_a_valid_table(tmp_path, fmt):
+    table = consensus_table([])
+    back = read_table(write_table(table, tmp_path / f"empty.{fmt}"))
+    assert len(back) == 0 and back.colnames == table.colnames

@@ -185,3 +185,37 @@ def test_fully_masked_spectrum_gives_empty_detection(detector):
     det = detector.detect(GriddedSpectrum(residual=zeros, ivar=zeros, mask=np.ones(grid.N_PIXELS, bool), z_fg=0.2))
     assert np.isnan(det.z_bg) and det.score == 0.0 and det.n_lines == 0
     assert np.all(det.line_probability == 0)
+
+
+def test_cosmic_rays_at_a_line_pair_spacing_are_not_a_lens(detector):
+    # Two spikes exactly where Hbeta and [OIII] 5008 of z = 0.3 would be: spacing alone would make a lens.
+    g = spectrum_with_lines(9, {}, 0.3)
+    r = g.residual.copy()
+    shift = float(shift_of_redshift(0.3))
+    for key in ("hbeta", "oiii_5008"):
+        p = int(round(REST_PIXEL[LINE_INDEX[key]] + shift))
+        r[p] += 60.0
+    det = detector.detect(GriddedSpectrum(residual=r, ivar=g.ivar, mask=g.mask, z_fg=g.z_fg))
+    assert det.score < 0.3
+    # The same pair as resolved lines (sigma 1.3 px) is a lens.
+    lens = spectrum_with_lines(9, {"hbeta": 1.0, "oiii_5008": 1.0}, 0.3, peak=12.0)
+    assert detector.detect(lens).score > 0.9
+
+
+@pytest.mark.parametrize("sigma_px, min_gain", [(1.1, 0.05), (1.6, 0.005), (2.4, 0.0)])
+def test_doublet_shape_test_separates_doublet_from_one_line(sigma_px, min_gain):
+    from casiglo_gui.core.physics.doublet import doublet_gains
+
+    shift = float(shift_of_redshift(0.5))
+    a, b = LINE_INDEX["oii_3727"], LINE_INDEX["oii_3730"]
+    residual = np.zeros((2, grid.N_PIXELS))
+    amp = np.zeros(N_LINES)
+    amp[[a, b]] = 10.0
+    toy.add_lines(residual[0], 0.5, amp, sigma_px)  # the doublet
+    # One broader Gaussian at the doublet's centre: what a lone line read as [OII] looks like.
+    centre = (REST_PIXEL[a] + REST_PIXEL[b]) / 2 + shift
+    residual[1] = 14.0 * toy.integrated_gaussian(np.arange(grid.N_PIXELS) - centre, sigma_px * 1.4)
+    ivar = np.ones((2, grid.N_PIXELS), np.float32)
+    two, one = doublet_gains(residual.astype(np.float32), ivar, np.array([0, 1]), np.array([shift, shift]))
+    assert two[1] - one[1] < 0.005 * one[1]  # a lone line gains nothing from the doublet model
+    assert two[0] - one[0] >= min_gain * one[0]  # a resolved doublet does (blended at sigma >~ 2 px)

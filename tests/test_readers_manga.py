@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,14 +32,19 @@ def factory(data_dir):
     return _factory(data_dir)
 
 
+@pytest.fixture(scope="session")
+def built_cubes(tmp_path_factory):
+    """The 5x5 test cube, plain and gzipped, built once per session (tests only read them)."""
+    folder = tmp_path_factory.mktemp("cubes")
+    plain = _factory(Path(__file__).parent / "data").write_logcube(folder / "cube.fits")
+    gz = folder / "cube.fits.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes(), compresslevel=1))
+    return {"fits": plain, "fits.gz": gz}
+
+
 @pytest.fixture(params=["fits", "fits.gz"])
-def cube_path(request, tmp_path, factory):
-    plain = factory.write_logcube(tmp_path / "cube.fits")
-    if request.param == "fits":
-        return plain
-    gz = tmp_path / "cube.fits.gz"
-    gz.write_bytes(gzip.compress(plain.read_bytes()))
-    return gz
+def cube_path(request, built_cubes):
+    return built_cubes[request.param]
 
 
 @pytest.fixture
@@ -212,3 +218,16 @@ def test_maps_file_is_refused_with_reason(tmp_path):
     for backend in (None,) + BACKENDS:
         with pytest.raises(SpectrumReadError, match="MaNGA DAP MAPS file: maps, not spectra"):
             read_spectra(path, backend=backend)
+
+
+def test_iteration_matches_spaxel_access(tmp_path, factory):
+    cube_path = factory.write_logcube(tmp_path / "cube.fits")
+    model_path = factory.write_model_cube(tmp_path / "model.fits")
+    with open_cube(cube_path, model_cube=model_path) as cube:
+        for s in cube:
+            direct = cube.spaxel(s.meta["x"], s.meta["y"])
+            for field in ("flux", "ivar", "mask", "model", "wavelength"):
+                a, b = getattr(s, field), getattr(direct, field)
+                assert a.dtype == b.dtype and a.flags.c_contiguous
+                np.testing.assert_array_equal(a, b)
+            assert (s.object_id, s.flags) == (direct.object_id, direct.flags)

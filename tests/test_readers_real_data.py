@@ -98,3 +98,27 @@ def test_every_real_file_is_read_or_refused_for_a_reason(path):
         assert first.object_id == f"{plate}-{mjd}-{fiber}"
         assert first.z_fg == pytest.approx(boss["z"], abs=6e-6)
         assert first.ra == pytest.approx(boss["ra"], abs=6e-6) and first.dec == pytest.approx(boss["dec"], abs=6e-6)
+
+
+def backend_sample():
+    files = [p for p in real_files() if p.name not in EXPECTED_REFUSALS]
+    boss = [p for p in files if p.parent.name.startswith("boss_plates")]
+    return [p for p in files if p not in boss] + boss[::10]
+
+
+@pytest.mark.parametrize("path", backend_sample(), ids=lambda p: p.name)
+def test_back_ends_agree_on_real_files(path):
+    from casiglo_gui.core.readers import BACKENDS
+
+    backends = [b for b in BACKENDS if not (b == "direct" and path.name.endswith(".gz"))]
+    results = [read_spectra(path, backend=b) for b in backends]
+    for other in results[1:]:
+        assert len(other) == len(results[0])
+        for a, b in zip(results[0], other):
+            for field in ("wavelength", "flux", "ivar", "mask"):
+                np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+            np.testing.assert_equal([a.object_id, a.z_fg, a.grid_shift, a.ra, a.dec],  # NaN == NaN here
+                                    [b.object_id, b.z_fg, b.grid_shift, b.ra, b.dec])
+            assert (a.model is None) == (b.model is None)
+            if a.model is not None:
+                np.testing.assert_array_equal(a.model, b.model)

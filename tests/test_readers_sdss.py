@@ -235,3 +235,21 @@ def test_direct_backend_refuses_gzip_and_default_falls_back(data_dir, tmp_path):
     _refused(gz, "does not read gzip", backend="direct")
     assert read_spectrum(gz).meta["fits_backend"] != "direct"
     assert read_spectrum(data_dir / SDSS / BOSS_LITE).meta["fits_backend"] == "direct"
+
+
+def test_check_real_data_script_reports_every_file(data_dir, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "check_real_data.py"
+    spec = importlib.util.spec_from_file_location("check_real_data", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main([str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    n_files = len(list(data_dir.rglob("*.fits"))) + len(list(data_dir.rglob("*.fits.gz")))
+    assert f"{n_files} files:" in out
+    dead = next(line for line in out.splitlines() if line.startswith("spec-0269-51581-0003.fits"))
+    assert "refused: ivar is zero at every pixel" in dead
+    ok = next(line for line in out.splitlines() if line.startswith("spec-3650-55244-0007.fits"))
+    assert "3650-55244-0007" in ok and "-74" in ok and ok.rstrip().endswith("ok")

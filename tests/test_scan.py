@@ -199,9 +199,60 @@ def test_manga_cube_gives_one_row_per_spaxel_and_detection_maps(tmp_path):
     assert np.isnan(score[~has_data]).all()
 
 
-def test_unknown_model_is_refused_clearly(tmp_path, capsys):
-    code = cli.main(["scan", str(tmp_path), "--out", str(tmp_path / "t.csv"), "--detector", "cnn",
+@pytest.mark.parametrize("kind", ["combined", "cnn"])
+def test_cnn_detectors_plug_into_the_scan(mixed_folder, tmp_path, capsys, kind):
+    from cnn_onnx_toy import write_toy_model  # a tiny hand-built ONNX model with the CASIGLO contract
+
+    model = write_toy_model(tmp_path / "toy.onnx")
+    out = tmp_path / "t.csv"
+    assert cli.main(["scan", str(mixed_folder), "--out", str(out), "--workers", "1", "--detector", kind,
+                     "--model", str(model), "--no-progress"]) == 0
+    assert f"detector: {kind}" in capsys.readouterr().err
+    header, rows = read_table(out)
+    assert header == CONTRACT_COLUMNS and len(rows) == 12
+    assert sum(r["status"] == "ok" for r in rows) == 8
+    for r in rows:
+        if r["status"] == "ok":
+            assert 0.0 <= float(r["score"]) <= 1.0 and float(r["z_bg"]) > float(r["z_fg"])
+
+
+def test_missing_model_file_is_refused_clearly(tmp_path, capsys):
+    spec = os.path.join(os.path.dirname(__file__), "data", "sdss", "spec-3650-55244-0007.fits")
+    code = cli.main(["scan", spec, "--out", str(tmp_path / "t.csv"), "--detector", "combined",
                      "--model", str(tmp_path / "nope.onnx")])
-    err = capsys.readouterr().err
     assert code == 2
-    assert "nope.onnx" in err or "no input files" in err
+    assert "model file not found" in capsys.readouterr().err and not (tmp_path / "t.csv").exists()
+
+
+def test_mismatched_model_is_refused_before_any_table_is_written(tmp_path, capsys):
+    from cnn_onnx_toy import good_metadata, write_toy_model
+
+    model = write_toy_model(tmp_path / "old.onnx", metadata=good_metadata(npix="4000"))
+    spec = os.path.join(os.path.dirname(__file__), "data", "sdss", "spec-3650-55244-0007.fits")
+    code = cli.main(["scan", spec, "--out", str(tmp_path / "t.csv"), "--model", str(model)])
+    err = capsys.readouterr().err
+    assert code == 2 and "old.onnx" in err
+    assert not (tmp_path / "t.csv").exists()
+
+
+def test_project_synthetic_set_lenses_rank_first(tmp_path):
+    """Spectra from the project's generator (`casiglo-train generate --format fits`, truth in the headers):
+    the scan ranks lenses above every hard negative at the top, with their redshifts."""
+    from training import cli as train_cli
+
+    folder = tmp_path / "synthetic"
+    assert train_cli.main(["generate", "--n", "40", "--seed", "3", "--out", str(folder), "--format", "fits",
+                           "--no-progress"]) == 0
+    out = tmp_path / "syn.csv"
+    assert cli.main(["scan", str(folder), "--out", str(out), "--workers", "1", "--detector", "physics",
+                     "--no-progress"]) == 0
+    _, rows = read_table(out)
+    assert len(rows) == 40 and all(r["status"] == "ok" for r in rows)
+    truth = {}
+    for r in rows:
+        header = fits.getheader(r["source"], 0)
+        truth[r["source"]] = (header["CSG_KIND"], float(header["CSG_ZBG"]))
+    ranked = sorted(rows, key=lambda r: -float(r["score"]))
+    assert [truth[r["source"]][0] for r in ranked[:10]] == ["lens"] * 10
+    for r in ranked[:5]:
+        assert abs(float(r["z_bg"]) - truth[r["source"]][1]) < 1e-3

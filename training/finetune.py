@@ -248,6 +248,8 @@ def run(args: argparse.Namespace) -> int:
     summary = dataset.summary()
     print(f"labels: {n_events} events, {len(consensuses)} objects -> {json.dumps(summary)}", file=sys.stderr)
     train_rows = ~dataset.held_out
+    if len(dataset) and not train_rows.any():
+        return _fail(f"all {len(dataset)} usable labels fell in the held-out part; lower --held-out")
     if not train_rows.any():
         return _fail("no usable labelled spectrum for training (see the reasons above: "
                      f"{summary['skipped_reasons']})")

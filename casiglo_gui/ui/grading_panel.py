@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import QCheckBox, QGridLayout, QGroupBox, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QCheckBox, QGridLayout, QGroupBox, QLabel, QLineEdit, QPushButton, QVBoxLayout
 
-GRADES = ("none", "possible", "probable", "likely")
+from ..core.labels import FLAGS, GRADES
+
 FLAG_LABELS = {
     "sky_residual": "Sky residual (S)", "bad_foreground_model": "Bad foreground model (B)",
     "foreground_emission": "Foreground emission (E)", "cosmic_ray": "Cosmic ray (C)",
@@ -41,8 +42,8 @@ class GradingPanel(QGroupBox):
             self.buttons[grade] = button
         layout.addLayout(buttons)
         self.flags = {}
-        for flag, text in FLAG_LABELS.items():
-            box = QCheckBox(text)
+        for flag in FLAGS:
+            box = QCheckBox(FLAG_LABELS.get(flag, flag.replace("_", " ")))
             box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             layout.addWidget(box)
             self.flags[flag] = box

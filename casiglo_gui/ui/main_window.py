@@ -12,13 +12,13 @@ import numpy as np
 from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
-    QCheckBox, QDockWidget, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+    QCheckBox, QComboBox, QDockWidget, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QListView,
     QMainWindow, QSplitter, QVBoxLayout, QWidget,
 )
 
 from ..core.inspection import (
     DetectorSet, InspectionQueue, LoadedItem, QueueFilter, QueueItem, SpectrumCache, ViewState, expand_paths,
-    load_item, sort_by_score,
+    latest_grades, load_item, sort_by_score,
 )
 from ..core.inspection.loading import cube_centre
 from ..core.preprocessing import to_model_grid
@@ -26,13 +26,18 @@ from .cube_view import CubeView
 from .grading_panel import GradingPanel
 from .help_overlay import HelpOverlay
 from .keys import KEYMAP
+from .queue_model import QueueListModel
 from .spectrum_view import SpectrumView
 from .stamps_view import StampsView
 from .workers import Workers
 
-GRADE_KEYS = ("none", "possible", "probable", "likely")
-FLAGS = ("sky_residual", "bad_foreground_model", "foreground_emission", "cosmic_ray", "low_snr", "artefact", "other")
 MAX_RECENT = 10
+# Queue filter choices: label -> grades shown ("ungraded" = no grade yet); None = any.
+GRADE_FILTERS = {
+    "any": None, "graded possible or better": frozenset({"possible", "probable", "likely"}),
+    "likely": frozenset({"likely"}), "probable": frozenset({"probable"}), "possible": frozenset({"possible"}),
+    "none (not a lens)": frozenset({"none"}), "ungraded": frozenset({"ungraded"}),
+}
 PREFETCH = 2
 PREFETCH_DELAY_MS = 60
 
@@ -60,7 +65,10 @@ class MainWindow(QMainWindow):
         self.detectors = detectors
         self.settings = settings
         self.inspector = inspector
-        self.queue = InspectionQueue([], self._stored_grade)
+        self._grades: dict[str, str] = {}
+        self._open_ticket = 0
+        self._pending_open = ([], False, None)
+        self.queue = InspectionQueue([], self._grades.get)
         self.state: ViewState | None = None
         self.loaded: LoadedItem | None = None
         self.cache = SpectrumCache()
@@ -100,6 +108,14 @@ class MainWindow(QMainWindow):
         self.unlabelled_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.unlabelled_box.toggled.connect(lambda _on: self._filter_changed())
         queue_layout.addWidget(self.unlabelled_box)
+        grade_row = QHBoxLayout()
+        grade_row.addWidget(QLabel("grade"))
+        self.grade_filter = QComboBox()
+        self.grade_filter.addItems(list(GRADE_FILTERS))
+        self.grade_filter.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.grade_filter.currentTextChanged.connect(lambda _t: self._filter_changed())
+        grade_row.addWidget(self.grade_filter, 1)
+        queue_layout.addLayout(grade_row)
         score_row = QHBoxLayout()
         score_row.addWidget(QLabel("score"))
         self.score_min = QDoubleSpinBox()
@@ -112,9 +128,12 @@ class MainWindow(QMainWindow):
             box.valueChanged.connect(lambda _v: self._filter_changed())
             score_row.addWidget(box)
         queue_layout.addLayout(score_row)
-        self.queue_list = QListWidget()
+        self.queue_model = QueueListModel(self.queue, self)
+        self.queue_list = QListView()
+        self.queue_list.setModel(self.queue_model)
+        self.queue_list.setUniformItemSizes(True)
         self.queue_list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.queue_list.itemClicked.connect(self._queue_clicked)
+        self.queue_list.clicked.connect(self._queue_clicked)
         queue_layout.addWidget(self.queue_list, 1)
         self.queue_dock = self._dock("Queue", queue_widget, Qt.DockWidgetArea.LeftDockWidgetArea)
 
@@ -251,21 +270,48 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction(action)
 
     # --- opening --------------------------------------------------------------------------------------
-    def open_paths(self, paths: list[str], remember: bool = True) -> None:
-        """Open files, folders or scan tables as the queue (scored items first, by score)."""
-        items, errors = expand_paths(paths)
-        for error in errors:
-            self.statusBar().showMessage(str(error), 10000)
-        self.set_queue(sort_by_score(items))
+    def open_paths(self, paths: list[str], remember: bool = True, start: str | None = None) -> None:
+        """Open files, folders or scan tables as the queue (scored items first, by score), on a worker.
+
+        ``start``: then show the first item whose object id or file name contains it.
+        """
+        paths = [str(p) for p in paths]
+        self.statusBar().showMessage(f"opening {', '.join(Path(p).name for p in paths)}…")
+        store, inspector = self.store, self.inspector
+
+        def work():
+            items, errors = expand_paths(paths)
+            grades = latest_grades(store.events(inspector)) if store is not None else {}
+            return sort_by_score(items), errors, grades
+
+        self._open_ticket += 1
+        self._pending_open = (paths, remember, start)
+        self.workers.submit(("open", self._open_ticket), work)
+
+    def _opened(self, result) -> None:
+        items, errors, grades = result
+        paths, remember, start = self._pending_open
+        self._grades = grades
+        self.set_queue(items, start=start)
+        if errors:
+            self.statusBar().showMessage("; ".join(str(e) for e in errors[:3]), 15000)
+        elif not items:
+            self.statusBar().showMessage("nothing to inspect in " + ", ".join(paths), 15000)
         if remember and items:
             self._remember(paths)
 
-    def set_queue(self, items: list[QueueItem]) -> None:
-        self.queue = InspectionQueue(items, self._stored_grade)
+    def set_queue(self, items: list[QueueItem], start: str | None = None) -> None:
+        self.queue = InspectionQueue(items, self._grades.get)
         self._loaded_items.clear()
+        self.loaded = None
         self._apply_filter()
-        self._rebuild_queue_list()
+        self.queue_model.set_queue(self.queue)
+        self._update_progress()
         self.queue_loaded.emit(len(items))
+        if start and self.go_to_text(start):
+            return
+        if start:
+            self.statusBar().showMessage(f"no spectrum matching {start!r} in the queue", 10000)
         if self.queue.current is not None:
             self.show_current()
 
@@ -286,35 +332,20 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     # --- queue list --------------------------------------------------------------------------------
-    def _item_text(self, index: int) -> str:
-        item = self.queue.items[index]
-        grade = self.queue.grade(index)
-        score = f"{item.score:.2f} " if math.isfinite(item.score) else ""
-        mark = {"none": "0", "possible": "1", "probable": "2", "likely": "3"}.get(grade or "", "·")
-        return f"[{mark}] {score}{item.display_name}"
-
     def _rebuild_queue_list(self) -> None:
-        self.queue_list.clear()
-        for i in self.queue.visible:
-            entry = QListWidgetItem(self._item_text(i))
-            entry.setData(Qt.ItemDataRole.UserRole, i)
-            self.queue_list.addItem(entry)
+        self.queue_model.refresh()
         self._sync_queue_selection()
         self._update_progress()
 
     def _sync_queue_selection(self) -> None:
-        for row in range(self.queue_list.count()):
-            entry = self.queue_list.item(row)
-            if entry.data(Qt.ItemDataRole.UserRole) == self.queue.position:
-                self.queue_list.setCurrentRow(row)
-                self.queue_list.scrollToItem(entry)
-                return
+        row = self.queue_model.row_of(self.queue.position)
+        if row >= 0:
+            index = self.queue_model.index(row)
+            self.queue_list.setCurrentIndex(index)
+            self.queue_list.scrollTo(index)
 
     def _refresh_queue_entry(self, index: int) -> None:
-        for row in range(self.queue_list.count()):
-            entry = self.queue_list.item(row)
-            if entry.data(Qt.ItemDataRole.UserRole) == index:
-                entry.setText(self._item_text(index))
+        self.queue_model.item_changed(index)
 
     def _update_progress(self) -> None:
         graded, total = self.queue.progress()
@@ -322,8 +353,8 @@ class MainWindow(QMainWindow):
         extra = f" ({shown} shown)" if self.queue.filter.active else ""
         self.progress_label.setText(f"{graded} of {total} graded{extra}")
 
-    def _queue_clicked(self, entry: QListWidgetItem) -> None:
-        self.queue.go_to(int(entry.data(Qt.ItemDataRole.UserRole)))
+    def _queue_clicked(self, index) -> None:
+        self.queue.go_to(int(self.queue_model.data(index, Qt.ItemDataRole.UserRole)))
         self.show_current()
 
     def _filter_changed(self) -> None:
@@ -337,6 +368,7 @@ class MainWindow(QMainWindow):
         scored = any(math.isfinite(it.score) for it in self.queue.items)
         use_score = scored and (lo > 0.0 or hi < 1.0)
         self.queue.set_filter(QueueFilter(unlabelled_only=self.unlabelled_box.isChecked(),
+                                          grades=GRADE_FILTERS[self.grade_filter.currentText()],
                                           score_min=lo if use_score else None,
                                           score_max=hi if use_score else None))
 
@@ -420,7 +452,10 @@ class MainWindow(QMainWindow):
 
     def _job_finished(self, ticket, result) -> None:
         kind = ticket[0]
-        if kind == "prefetch":
+        if kind == "open":
+            if ticket[1] == self._open_ticket:
+                self._opened(result)
+        elif kind == "prefetch":
             self._loaded_items[ticket[1]] = result
             if result.n_in_file > 1:
                 self._expand(result)
@@ -437,6 +472,9 @@ class MainWindow(QMainWindow):
 
     def _job_failed(self, ticket, message: str) -> None:
         kind = ticket[0]
+        if kind == "open":
+            self.statusBar().showMessage(f"could not open: {message}", 15000)
+            return
         if kind == "prefetch":
             self._loaded_items.pop(ticket[1], None)
             return
@@ -520,12 +558,6 @@ class MainWindow(QMainWindow):
         self.info_label.setToolTip(s.source)
 
     # --- grading ------------------------------------------------------------------------------------
-    def _stored_grade(self, label_id: str) -> str | None:
-        if self.store is None:
-            return None
-        event = self.store.latest(label_id, self.inspector)
-        return None if event is None else event.grade
-
     def _show_label(self) -> None:
         item = self.queue.current
         if item is None or self.store is None:
@@ -567,6 +599,7 @@ class MainWindow(QMainWindow):
         self.store.add_event(event)
         index = self.queue.items.index(item)
         self.queue.record_grade(index, grade)
+        self._grades[item.label_id] = grade
         self._refresh_queue_entry(index)
         self._update_progress()
         self.statusBar().showMessage(f"{item.label_id}: graded {grade}", 4000)

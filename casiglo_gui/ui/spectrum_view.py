@@ -41,6 +41,21 @@ def shade_strip(wavelength_a: np.ndarray, mask: np.ndarray, mask_wavelength_a: n
     return np.asarray(mask, dtype=bool)[nearest] & inside
 
 
+BAND_POINTS = 1500  # the 1-sigma band is filled at this resolution: more is invisible and costly to fill
+
+
+def envelope(x: np.ndarray, low: np.ndarray, high: np.ndarray, n_max: int):
+    """Reduce a band to at most ~``n_max`` points, keeping its extremes (min of low, max of high per block)."""
+    factor = max(1, -(-x.size // n_max))
+    if factor == 1:
+        return x, low, high
+    n = (x.size // factor) * factor
+    shape = (n // factor, factor)
+    # fmin/fmax skip NaNs (a block is NaN only when all of it is), without all-NaN warnings.
+    return (x[:n].reshape(shape).mean(axis=1), np.fmin.reduce(low[:n].reshape(shape), axis=1),
+            np.fmax.reduce(high[:n].reshape(shape), axis=1))
+
+
 def probability_colour(p: float) -> QColor:
     """Marker colour: grey when unknown, from orange (unlikely) to magenta (certain); opacity grows with p."""
     if not math.isfinite(p):
@@ -93,7 +108,7 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         self.band_high = pg.PlotDataItem(pen=None)
         self.band = pg.FillBetweenItem(self.band_low, self.band_high, brush=pg.mkBrush(BAND_COLOUR))
         self.flux_curve = pg.PlotDataItem(pen=pg.mkPen(FLUX_COLOUR, width=1), name="flux")
-        self.model_curve = pg.PlotDataItem(pen=pg.mkPen(MODEL_COLOUR, width=1.5), name="foreground model")
+        self.model_curve = pg.PlotDataItem(pen=pg.mkPen(MODEL_COLOUR, width=1), name="foreground model")
         self.residual_curve = pg.PlotDataItem(pen=pg.mkPen(RESIDUAL_COLOUR, width=1), name="residual (flux − model)")
         self.plot.addItem(self.shade, ignoreBounds=True)
         self.plot.addItem(self.band)
@@ -162,8 +177,9 @@ class SpectrumView(pg.GraphicsLayoutWidget):
             self.model_curve.setData([], [])
         self.residual_curve.setData(wave, resid_s, connect="finite")
         centre = resid_s if not self.show_flux else flux_s
-        self.band_low.setData(wave, centre - sigma, connect="finite")
-        self.band_high.setData(wave, centre + sigma, connect="finite")
+        band_x, band_low, band_high = envelope(wave, centre - sigma, centre + sigma, BAND_POINTS)
+        self.band_low.setData(band_x, band_low, connect="finite")
+        self.band_high.setData(band_x, band_high, connect="finite")
         if auto_range:
             self._y_range = self._robust_y_range(flux_s, resid_s, spectrum.model)
             finite_wave = wave[np.isfinite(flux_s)]
@@ -203,10 +219,18 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         positions = state.marker_wavelengths()
         labels = state.marker_labels()
         probabilities = state.line_probabilities()
+        (x_lo, x_hi), _ = self.plot.getViewBox().viewRange()
+        flip_at = x_lo + 0.75 * (x_hi - x_lo)
         for line, x, text, p in zip(self.markers, positions, labels, probabilities):
+            # Labels of lines near the right edge go on the line's left, so they are not clipped.
+            anchor = (1, 0) if x > flip_at else (0, 0)
+            if line.label.anchors[0] != anchor:
+                line.label.anchors = [anchor, anchor]
             line.blockSignals(True)
             line.setValue(float(x))
             line.blockSignals(False)
+            covered = state.spectrum.wavelength[0] <= x <= state.spectrum.wavelength[-1]
+            line.label.setVisible(bool(covered))  # an off-spectrum line's label would float at the edge
             colour = probability_colour(float(p))
             line.setPen(pg.mkPen(colour, width=2 if math.isfinite(p) and p >= 0.5 else 1.2))
             line.label.setText(text)

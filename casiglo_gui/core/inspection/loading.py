@@ -69,7 +69,8 @@ class DetectorSet:
             default = getattr(inference, "default_model_path", None)
             path = default() if default is not None else None
         if path is None or not Path(path).exists():
-            notes.append(f"no model found{f' at {path}' if path else ''}")
+            where = f" ({Path(path).parent.name}/{Path(path).name})" if path else ""
+            notes.append(f"no model installed{where}")
             return
         try:
             model = inference.OnnxLineModel(path)
@@ -134,6 +135,16 @@ def detection_from_scan(item: QueueItem) -> Detection | None:
                      line_probability=prob, line_snr=snr, detector="scan")
 
 
+def read_file(path: str) -> list[Spectrum]:
+    """Every spectrum of ``path``: spec files through the scan's fast numpy FITS path (same loader, same
+    spectra, ~30x faster than the general back-ends on BOSS files), anything else through the registry."""
+    try:
+        from ..scan.chunk import iter_file
+    except ImportError:
+        return read_spectra(path)
+    return list(iter_file(path))
+
+
 class SpectrumCache:
     """Files read recently (path -> list of spectra), so moving back and forth does not re-read."""
 
@@ -151,7 +162,7 @@ class SpectrumCache:
             if path in self._data:
                 self._data.move_to_end(path)
                 return self._data[path]
-        spectra = read_spectra(path)
+        spectra = read_file(path)
         with self._lock:
             self._data[path] = spectra
             while len(self._data) > self.size:
@@ -187,7 +198,7 @@ def load_item(item: QueueItem, detectors: DetectorSet | None, cache: SpectrumCac
         x, y = item.spaxel if item.spaxel is not None else cube_centre(cube)
         spectrum = cube.spaxel(x, y)
     else:
-        spectra = cache.get(item.path) if cache is not None else read_spectra(item.path)
+        spectra = cache.get(item.path) if cache is not None else read_file(item.path)
         n_in_file = len(spectra)
         if item.index >= n_in_file:
             raise SpectrumReadError(item.path, f"holds {n_in_file} spectra, no spectrum #{item.index}")

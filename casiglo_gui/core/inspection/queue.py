@@ -313,6 +313,19 @@ class InspectionQueue:
         return len(self.items)
 
 
+def latest_grades(events) -> dict[str, str]:
+    """``{object_id: grade}`` of one inspector's latest grading per object, from label-store events.
+
+    Events are ordered by (time, event_id) as the store orders history; adjudications are skipped
+    (they are not this inspector's grading).
+    """
+    latest: dict[str, str] = {}
+    for event in sorted(events, key=lambda e: (e.time, e.event_id or 0)):
+        if not event.adjudicated:
+            latest[event.object_id] = event.grade
+    return latest
+
+
 def scan_line_arrays(scan: dict) -> tuple[np.ndarray, np.ndarray] | None:
     """(probability, snr) arrays over the 12 lines from a scan row; None when the row has no p_ columns."""
     if not any(f"p_{key}" in scan for key in LINE_KEYS):

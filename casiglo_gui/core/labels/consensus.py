@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 from collections import Counter
 from collections.abc import Sequence
-
-import numpy as np
 
 from casiglo_gui.core.labels.events import GRADE_VALUE, GRADES, LabelEvent
 from casiglo_gui.core.lines import LINE_KEYS
@@ -98,7 +97,7 @@ def consensus_of(object_id: str, events: Sequence[LabelEvent]) -> Consensus:
     values = [e.grade_value for e in current]
     n = len(current)
     if n:
-        mean = float(np.mean(values))
+        mean = sum(values) / n
         counts = Counter(values)
         top = max(counts.values())
         modal_count = counts[min(v for v, c in counts.items() if c == top)]
@@ -116,7 +115,7 @@ def consensus_of(object_id: str, events: Sequence[LabelEvent]) -> Consensus:
         z_bg = adjudication.z_bg
     else:
         z_values = [e.z_bg for e in positive if e.z_bg is not None]
-        z_bg = float(np.median(np.asarray(z_values, dtype=np.float64))) if z_values else None
+        z_bg = float(statistics.median(z_values)) if z_values else None  # Python floats are float64
 
     if adjudication is not None and adjudication.lines:
         lines_seen = adjudication.lines_seen

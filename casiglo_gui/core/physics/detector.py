@@ -1,4 +1,12 @@
-"""The physics detector: line search + partner-evidence score + optional least-squares refinement."""
+"""The physics detector: line search + partner-evidence score + optional least-squares refinement.
+
+Per spectrum: the scan (:func:`.linesearch.scan`) gives the combined significance S^2 of every trial
+redshift; its ``N_CANDIDATES`` best peaks get partner evidence (:mod:`.scoring`); the most significant
+peak is kept unless another has clearly more partner evidence; the z of the kept peak is interpolated
+between scan steps and, for detections scoring at least ``refine_above``, refitted by
+:func:`.refine.refine_redshift` (which also gives z_bg_err and the per-line SNRs then reported).
+``n_lines`` counts lines with SNR >= ``scoring.LINE_DETECTION_SNR`` (4) at z_bg.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -9,17 +17,24 @@ from ..lines import LINE_INDEX, N_LINES
 from ..spectrum import GriddedSpectrum
 from . import linesearch as ls
 from . import scoring
+from .doublet import doublet_gains
 from .refine import RefineResult, refine_redshift
 
 DETECTOR_NAME = "physics"
 N_CANDIDATES = 20
 BLEND_MARGIN_PX = 3
+# Spike test (cosmic rays): window around each line (wide enough that a broad kernel picking up a
+# spike in its wing is caught too) and the chi^2 margin a 2-pixel spike must win by.
+SPIKE_WINDOW_PX = 4
+SPIKE_MARGIN_CHI2 = 9.0
 # Fraction of a lone line's power that the more flexible multi-line fit may gain from the coarse
 # width grid alone (measured <= 0.6% on noiseless lone Gaussians of sigma 1.3-2.5 px); a resolved
 # [OII] doublet gains 5-10%.
 BLEND_TOLERANCE = 0.015
 # The [OII] shape test needs every pixel within this many of the doublet's lines unmasked.
 OII_CLEAN_PX = 4
+# The doublet-shape fit runs only where the [OII] template reaches this SNR.
+OII_SHAPE_MIN_SNR = 4.0
 # Prefer a less significant peak only when its partner evidence is larger by this much.
 EVIDENCE_SWITCH = 2.0
 
@@ -35,13 +50,15 @@ class PhysicsDetector:
         Largest z_bg searched; default: where [OII] leaves the grid (z ~ 1.78).
     refine_above : float or None
         Refine z_bg by non-linear least squares for detections scoring at least this (None: never).
-        Refinement costs ~ms per spectrum, so it is kept to the few promising ones.
+        Refinement costs ~3 ms per spectrum, so it is kept to the few promising ones; the default 0.2
+        is below the 1%-false-positive threshold measured by benchmarks/eval_physics.py (~0.2-0.3),
+        so every detection a user would act on is refined.
     n_alternatives : int
         Next-best redshift peaks reported.
     """
 
     def __init__(self, dz_margin: float = ls.DEFAULT_DZ_MARGIN, z_max: float | None = None,
-                 refine_above: float | None = 0.5, n_alternatives: int = 3):
+                 refine_above: float | None = 0.2, n_alternatives: int = 3):
         self.dz_margin = float(dz_margin)
         self.z_max = z_max
         self.refine_above = refine_above
@@ -149,24 +166,41 @@ class PhysicsDetector:
         fl, nl = ls.line_arrays_at(sr.F, sr.N, sub, sig_idx)
         # Dividing F by the noise scale divides every SNR by it; amplitudes come from the raw arrays.
         scale = sr.noise_scale[np.arange(sub.shape[0])[:, None], sig_idx][..., None]
-        fl_s = fl / scale
+        # Lines that are spikes narrower than the resolution (cosmic rays) give no evidence.
+        fl_s = np.where(self._spike_like(sr, sub), 0.0, fl / scale)
         sigma = np.asarray(ls.TRIAL_SIGMAS_PX, dtype=np.float32)[sig_idx]
         feats = ls.feature_snr(fl_s, nl, sigma)
         parts = [feats[..., ls.FEATURE_NAMES.index(name)] for name in scoring.UNBLENDED_FEATURES]
         a, b = LINE_INDEX["oii_3727"], LINE_INDEX["oii_3730"]
         for name, members, lines in scoring.BLEND_GROUPS:
             if name == "oii":
-                # The two-component fit assumes unmasked pixels across the doublet (its overlap
-                # term); a masked gap inside one broad line would fake a two-peaked shape.
-                clean = self._all_good(sr, sub, lines, OII_CLEAN_PX)
-                total = np.where(clean, self._oii_two_component(sr, sub), 0.0)
-            else:
-                total = sum(np.maximum(feats[..., ls.FEATURE_NAMES.index(m)], 0.0) ** 2 for m in members)
+                primary, partner = self._oii_terms(sr, sub, feats[..., ls.FEATURE_NAMES.index("oii")], lines)
+                parts.extend([primary, partner])
+                continue
+            total = sum(np.maximum(feats[..., ls.FEATURE_NAMES.index(m)], 0.0) ** 2 for m in members)
             single = self._best_single(sr, sub, lines)
             parts.append(np.sqrt(np.minimum(total, single)))
             parts.append(np.sqrt(np.maximum(total - single * (1.0 + BLEND_TOLERANCE), 0.0)))
         evidence = scoring.partner_evidence(np.stack(parts, axis=-1))
         return evidence, feats, fl, nl, scale[..., 0]
+
+    def _oii_terms(self, sr, sub, oii_snr, lines):
+        """[OII] group terms: (best single line, doublet shape) from exact fits on the pixels.
+
+        Fitted only where the [OII] template has SNR >= OII_SHAPE_MIN_SNR (elsewhere the shape cannot
+        matter) and every pixel across the doublet is unmasked (a masked gap inside one broad line
+        would fake a two-peaked shape).
+        """
+        primary = np.maximum(oii_snr, 0.0).astype(np.float32)
+        partner = np.zeros_like(primary)
+        todo = (oii_snr >= OII_SHAPE_MIN_SNR) & self._all_good(sr, sub, lines, OII_CLEAN_PX)
+        if np.any(todo):
+            rows, cols = np.nonzero(todo)
+            two, one = doublet_gains(sr.residual, sr.ivar, rows, sub[rows, cols] / ls.SUBPIXEL)
+            var = sr.noise_scale[rows, 1] ** 2
+            primary[rows, cols] = np.sqrt(np.maximum(one, 0.0) / var)
+            partner[rows, cols] = np.sqrt(np.maximum(two - one, 0.0) / var)
+        return primary, partner
 
     @staticmethod
     def _two_component_gain(f1, f2, n1, n2, sigma):
@@ -200,6 +234,31 @@ class PhysicsDetector:
             gain = self._two_component_gain(f1 / scale, f2 / scale, n1, n2, np.float32(sig))
             best = np.maximum(best, gain.max(axis=-1))
         return best
+
+    @staticmethod
+    def _spike_like(sr, sub):
+        """(n, m, 12) True where the signal at a line's position is a 1-2 pixel spike, not a line.
+
+        Compares the chi^2 gain of two free adjacent pixels with that of the narrowest real line
+        (sigma = 1 px kernel) within +-SPIKE_WINDOW_PX: a resolved line (sigma >= 1 px) puts <= 76% of its power
+        in its two brightest pixels, a cosmic ray ~100%; a spike must win by ``SPIKE_MARGIN_CHI2``.
+        """
+        rows = np.arange(sub.shape[0])[:, None, None, None]
+        centre = np.rint(sub[..., None] / ls.SUBPIXEL + ls.REST_PIXEL[None, None, :]).astype(np.int64)
+        offs = np.arange(-SPIKE_WINDOW_PX, SPIKE_WINDOW_PX + 1)
+        pos = np.clip(centre[..., None] + offs, 0, grid.N_PIXELS - 2)
+        c0 = np.maximum(sr.chi[rows, pos], 0.0)
+        c1 = np.maximum(sr.chi[rows, pos + 1], 0.0)
+        spike = np.max(c0 * c0 + c1 * c1, axis=-1)
+        sub_pos = centre[..., None] * ls.SUBPIXEL + np.arange(-SPIKE_WINDOW_PX * ls.SUBPIXEL,
+                                                              SPIKE_WINDOW_PX * ls.SUBPIXEL + 1)
+        p, f = np.floor_divide(sub_pos, ls.SUBPIXEL), np.mod(sub_pos, ls.SUBPIXEL)
+        pc = np.clip(p, 0, grid.N_PIXELS - 1)
+        F = sr.F[rows, 0, f, pc]
+        N = sr.N[rows, 0, f, pc]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            line = np.max(np.where(N > 0, np.maximum(F, 0.0) ** 2 / np.where(N > 0, N, 1.0), 0.0), axis=-1)
+        return spike > line + SPIKE_MARGIN_CHI2
 
     @staticmethod
     def _all_good(sr, sub, lines, margin_px):

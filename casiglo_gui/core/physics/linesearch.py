@@ -8,16 +8,18 @@ batch at once):
     F(p) = sum_j ivar_{p+j} r_{p+j} g(j),   N(p) = sum_j ivar_{p+j} g(j)^2,
     amplitude = F / N,   SNR = F / sqrt(N).
 
-Sub-pixel positions come from kernels shifted by a quarter pixel, giving F and N on a quarter-pixel
-grid. A trial shift then reads the 12 lines' responses at fixed offsets on that grid, and ties lines into
-*features* with physical ratios (each feature is one amplitude, so one degree of freedom):
+Sub-pixel positions come from kernels shifted by half a pixel (``SUBPIXEL``), giving F and N on a
+half-pixel grid. A trial shift then reads the 12 lines' responses at fixed offsets on that grid, and
+ties lines into *features* with physical ratios (each feature is one amplitude, one degree of freedom):
 
     [OII] 3727+3730 (ratio 3730/3727 = 1.1, overlap of the two profiles included), Hdelta, Hgamma,
     Hbeta, [OIII] 5008 + 4960/2.98, [NII] 6585 + 6550/2.95, Halpha, [SII] 6718, [SII] 6733.
 
 The combined significance of a shift is ``S^2 = sum_f max(SNR_f, 0)^2`` (amplitudes are non-negative:
-emission only). Line positions that fall on mostly-masked pixels or on a line of the foreground galaxy
-(at z_fg) contribute nothing.
+emission only), after dividing every SNR by the robust scatter of the spectrum's SNR map (real
+residuals are noisier than their ivar says). Line positions that fall on mostly-masked pixels or near
+a line of the foreground galaxy (at z_fg) contribute nothing. The best peaks of S^2 go on to the
+partner-evidence score (:mod:`.scoring`) and, when promising, to the least-squares refinement.
 """
 from __future__ import annotations
 
@@ -185,6 +187,10 @@ class ScanResult:
         Robust scatter of each spectrum's matched-filter SNR map (>= 1); every SNR is divided by it.
     good : bool (n, N_PIXELS)
         Unmasked pixels (ivar > 0).
+    chi : float32 (n, N_PIXELS)
+        Per-pixel significance residual x sqrt(ivar) (for the spike test).
+    residual, ivar : float32 (n, N_PIXELS)
+        The inputs (for fits on pixels).
     """
 
     q0: int
@@ -194,6 +200,9 @@ class ScanResult:
     N: np.ndarray
     noise_scale: np.ndarray
     good: np.ndarray
+    chi: np.ndarray
+    residual: np.ndarray
+    ivar: np.ndarray
 
 
 def snr_noise_scale(F: np.ndarray, N: np.ndarray) -> np.ndarray:
@@ -217,10 +226,6 @@ def snr_noise_scale(F: np.ndarray, N: np.ndarray) -> np.ndarray:
     return np.maximum(scale, 1.0).astype(np.float32)
 
 
-def _split(index: np.ndarray | int) -> tuple:
-    return np.floor_divide(index, SUBPIXEL), np.mod(index, SUBPIXEL)
-
-
 def line_arrays_at(F: np.ndarray, N: np.ndarray, sub_index: np.ndarray,
                    sigma_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """F and N of each of the 12 lines at given shifts and widths.
@@ -238,7 +243,7 @@ def line_arrays_at(F: np.ndarray, N: np.ndarray, sub_index: np.ndarray,
     """
     n, m = sub_index.shape
     pos = sub_index[:, :, None] + REST_SUB[None, None, :]
-    p, f = _split(pos)
+    p, f = np.floor_divide(pos, SUBPIXEL), np.mod(pos, SUBPIXEL)
     inside = (p >= 0) & (p < grid.N_PIXELS)
     pc = np.clip(p, 0, grid.N_PIXELS - 1)
     rows = np.arange(n)[:, None, None]
@@ -405,7 +410,8 @@ def scan(residual: np.ndarray, ivar: np.ndarray, z_fg: np.ndarray, dz_margin: fl
     best_sigma = best_sigma.transpose(0, 2, 1).reshape(n, SUBPIXEL * n_t)
     cols = q0 + np.arange(SUBPIXEL * n_t)[None, :]
     s2[(cols < q_lo_each[:, None]) | (cols > q_hi)] = -1.0
-    return ScanResult(q0=q0, s2=s2, best_sigma=best_sigma, F=F, N=N, noise_scale=noise_scale, good=ivar > 0)
+    return ScanResult(q0=q0, s2=s2, best_sigma=best_sigma, F=F, N=N, noise_scale=noise_scale, good=ivar > 0,
+                      chi=residual * np.sqrt(ivar), residual=residual, ivar=ivar)
 
 
 def top_peaks(s2: np.ndarray, n_peaks: int = 5, exclusion: int = 3 * SUBPIXEL) -> np.ndarray:

@@ -10,6 +10,8 @@ it never refuses a file that they can read.
 """
 from __future__ import annotations
 
+import math
+import mmap
 import os
 import re
 from collections.abc import Mapping
@@ -33,22 +35,17 @@ class Unsupported(ValueError):
     """A valid FITS feature this back-end does not implement; the caller should use fitsio/astropy."""
 
 
+STRING_RE = re.compile(r"'((?:[^']|'')*)'")
+
+
 def _parse_value(field: bytes):
     """Value of a FITS card's value field (columns 11-80), comment removed."""
     text = field.decode("ascii", errors="replace").strip()
     if text.startswith("'"):
-        # Quotes inside strings are doubled; the string ends at the first lone quote.
-        out, i = [], 1
-        while i < len(text):
-            if text[i] == "'":
-                if i + 1 < len(text) and text[i + 1] == "'":
-                    out.append("'")
-                    i += 2
-                    continue
-                break
-            out.append(text[i])
-            i += 1
-        return "".join(out).rstrip()
+        m = STRING_RE.match(text)
+        # Quotes inside strings are doubled; an unterminated string keeps what there is.
+        value = m.group(1) if m else text[1:]
+        return value.replace("''", "'").rstrip()
     text = text.split("/", 1)[0].strip()
     if text == "T":
         return True
@@ -71,38 +68,94 @@ class _Header(Mapping):
 
     def __init__(self, raw: bytes):
         self._raw = raw
-        keys = np.frombuffer(raw, dtype="S8")[::CARD // 8]
-        self._index: dict[str, int] = {}
-        for i, key in enumerate(keys.tolist()):
-            name = key.decode("ascii", errors="replace").strip().upper()
-            if name and name not in self._index and raw[i * CARD + 8: i * CARD + 10] == b"= ":
-                self._index[name] = i
+        self.raw = raw
+        keys = np.frombuffer(raw, dtype="S8")[::CARD // 8].tolist()
+        # First occurrence wins (as in astropy); built in C, no per-card Python work.
+        self._index: dict[bytes, int] = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1)))
         self._cache: dict[str, object] = {}
+        self._found: dict[str, dict] = {}
+
+    def _card(self, key: str) -> int:
+        i = self._index.get(key.upper().encode("ascii", errors="replace").ljust(8))
+        if i is None or self._raw[i * CARD + 8: i * CARD + 10] != b"= ":
+            raise KeyError(key)
+        return i
 
     def __getitem__(self, key: str):
-        key = key.upper()
         if key not in self._cache:
-            i = self._index[key]
+            i = self._card(key)
             self._cache[key] = _parse_value(self._raw[i * CARD + 10: (i + 1) * CARD])
         return self._cache[key]
 
+    def __contains__(self, key) -> bool:
+        try:
+            self._card(str(key))
+        except KeyError:
+            return False
+        return True
+
     def __iter__(self):
-        return iter(self._index)
+        for key, i in self._index.items():
+            if key.strip() and self._raw[i * CARD + 8: i * CARD + 10] == b"= ":
+                yield key.decode("ascii", errors="replace").strip().upper()
 
     def __len__(self) -> int:
-        return len(self._index)
+        return sum(1 for _ in self)
 
     def find(self, prefix: str) -> dict[int, object]:
-        """``{n: value}`` of the indexed keywords ``PREFIXn`` (e.g. all TTYPEn), parsed by regex."""
-        # Keyword (padded to 8 columns), "= " in columns 9-10, value and comment in columns 11-80.
-        pattern = re.compile(re.escape(prefix.encode()) + rb"(\d{1,3}) *= (.{70})", re.DOTALL)
-        out = {}
-        for m in pattern.finditer(self._raw):
-            if m.start() % CARD == 0:
-                n = int(m.group(1))
-                if n not in out:
-                    out[n] = _parse_value(m.group(2))
-        return out
+        """``{n: value}`` of the keywords ``PREFIXn`` (e.g. all TTYPEn), found by regex, cached."""
+        if prefix not in self._found:
+            out: dict[int, object] = {}
+            if prefix.encode() in self._raw:
+                # Keyword padded to 8 columns, "= " in columns 9-10, value and comment in columns 11-80.
+                pattern = re.compile(re.escape(prefix.encode()) + rb"(\d{1,3}) *= (.{70})", re.DOTALL)
+                for m in pattern.finditer(self._raw):
+                    if m.start() % CARD == 0:
+                        n = int(m.group(1))
+                        if n not in out:
+                            out[n] = _parse_value(m.group(2))
+            self._found[prefix] = out
+        return self._found[prefix]
+
+
+# Table layouts by header bytes: every BOSS file of one pipeline version has the same 236-column SPALL
+# header, so a scan parses it once instead of once per file.
+_LAYOUTS: dict[bytes, "_TableLayout"] = {}
+MAX_CACHED_LAYOUTS = 64
+
+
+class _TableLayout:
+    """Column names, byte offsets and numpy dtypes of a binary table, from its header."""
+
+    def __init__(self, header: "_Header", tfields: int):
+        ttype = header.find("TTYPE")
+        tform = header.find("TFORM")
+        special = set(header.find("TSCAL")) | set(header.find("TZERO")) | set(header.find("TDIM"))
+        self.by_name: dict[str, int] = {}
+        for n in range(tfields, 0, -1):  # first of duplicate names wins, as in astropy
+            if n in ttype:
+                self.by_name[str(ttype[n]).lower()] = n
+        self.columns: dict[int, tuple[int, object]] = {}
+        offset = 0
+        for n in range(1, tfields + 1):
+            m = TFORM_RE.match(str(tform.get(n, "")))
+            if m is None:
+                raise ValueError(f"invalid TFORM{n}")
+            repeat = int(m.group(1)) if m.group(1) else 1
+            code = m.group(2)
+            if code in "PQ":
+                width, dtype = (8 if code == "P" else 16), None
+            elif code == "X":
+                width, dtype = (repeat + 7) // 8, None
+            else:
+                base = np.dtype(BINTABLE_CODES[code])
+                width = base.itemsize * repeat
+                dtype = f"S{repeat}" if code == "A" else (base if repeat == 1 else (base, (repeat,)))
+                if code == "L" or n in special or repeat == 0:
+                    dtype = None  # logical, scaled, multi-dimensional or empty: left to fitsio/astropy
+            self.columns[n] = (offset, dtype)
+            offset += width
+        self.row_bytes = offset
 
 
 class _Hdu:
@@ -121,44 +174,47 @@ class DirectSource(FitsSource):
     def __init__(self, path: str):
         super().__init__(path)
         self._file = open(path, "rb")
+        self._mm = None
         try:
             self._size = os.fstat(self._file.fileno()).st_size
+            # Memory-mapped: only the header blocks and the table bytes asked for are ever touched.
+            self._mm = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
             self._hdus = self._walk()
         except BaseException:
-            self._file.close()
+            self.close()
             raise
         self.names = [hdu.name for hdu in self._hdus]
 
     def _read_at(self, offset: int, size: int) -> bytes:
-        self._file.seek(offset)
-        data = self._file.read(size)
-        if len(data) != size:
+        if offset < 0 or size < 0 or offset + size > self._size:
             raise ValueError(f"truncated FITS file: wanted {size} bytes at {offset}, file has {self._size}")
-        return data
+        return self._mm[offset: offset + size]
+
+    def _header_end(self, start: int) -> int:
+        """Offset of the END card of the header starting at ``start`` (card-aligned)."""
+        limit = min(self._size, start + MAX_HEADER_BLOCKS * BLOCK)
+        pos = start
+        while True:
+            found = self._mm.find(END_CARD, pos, limit)
+            if found < 0:
+                raise ValueError("header has no END card (truncated or damaged file)")
+            if (found - start) % CARD == 0:
+                return found
+            pos = found + 1
 
     def _walk(self) -> list[_Hdu]:
         hdus, offset = [], 0
         while offset < self._size:
-            chunks, found = [], -1
-            for _ in range(MAX_HEADER_BLOCKS):
-                block = self._read_at(offset + BLOCK * len(chunks), BLOCK)
-                chunks.append(block)
-                for i in range(0, BLOCK, CARD):
-                    if block[i:i + CARD] == END_CARD:
-                        found = i
-                        break
-                if found >= 0:
-                    break
-            else:
-                raise ValueError("no END card within the header size limit")
-            raw = b"".join(chunks)[: BLOCK * (len(chunks) - 1) + found]
+            end = self._header_end(offset)
+            raw = self._read_at(offset, end - offset)
+            header_blocks = -(-(end - offset + CARD) // BLOCK)
             first = raw[:10]
             if not hdus and first != b"SIMPLE  = ":
                 raise ValueError("not a FITS file")
             if hdus and first != b"XTENSION= ":
                 raise Unsupported("data after the last HDU that is not an extension")
             header = _Header(raw)
-            hdus.append(self._describe(header, offset + BLOCK * len(chunks)))
+            hdus.append(self._describe(header, offset + BLOCK * header_blocks))
             hdu = hdus[-1]
             offset = hdu.data_start + -(-hdu.data_size // BLOCK) * BLOCK
             if hdu.data_start + hdu.data_size > self._size:
@@ -178,7 +234,7 @@ class DirectSource(FitsSource):
         pcount, gcount = header.get("PCOUNT", 0), header.get("GCOUNT", 1)
         if not isinstance(pcount, int) or not isinstance(gcount, int) or pcount < 0 or gcount < 0:
             raise ValueError("invalid PCOUNT or GCOUNT")
-        size = int(np.prod(dims, dtype=np.int64)) if dims else 0
+        size = math.prod(dims) if dims else 0
         size = abs(bitpix) // 8 * gcount * (pcount + size)
         xtension = str(header.get("XTENSION", "")).upper()
         name = str(header.get("EXTNAME", "") or "").strip().upper() or ("PRIMARY" if "SIMPLE" in header else "")
@@ -206,52 +262,38 @@ class DirectSource(FitsSource):
     def nrows(self, ext: int) -> int:
         return int(self._hdus[ext].header.get("NAXIS2", 0)) if self.is_table(ext) else 0
 
+    def _layout(self, ext: int) -> "_TableLayout":
+        header = self._hdus[ext].header
+        layout = _LAYOUTS.get(header.raw)
+        if layout is None:
+            layout = _TableLayout(header, self._tfields(ext))
+            if len(_LAYOUTS) >= MAX_CACHED_LAYOUTS:
+                _LAYOUTS.clear()
+            _LAYOUTS[header.raw] = layout
+        return layout
+
     def read_columns(self, ext, columns, rows=None) -> dict:
         hdu = self._hdus[ext]
         if not hdu.is_table:
             return {}
-        header = hdu.header
-        ttype = header.find("TTYPE")
-        by_name = {}
-        for n in range(self._tfields(ext), 0, -1):  # first of duplicate names wins, as in astropy
-            if n in ttype:
-                by_name[str(ttype[n]).lower()] = n
-        wanted = [(c.lower(), by_name[c.lower()]) for c in columns if c.lower() in by_name]
+        layout = self._layout(ext)
+        wanted = [(c.lower(), layout.by_name[c.lower()]) for c in columns if c.lower() in layout.by_name]
         if not wanted:
             return {}
-        tform = header.find("TFORM")
-        scaled = set(header.find("TSCAL")) | set(header.find("TZERO")) | set(header.find("TDIM"))
-        offsets, widths, dtypes, offset = {}, {}, {}, 0
-        for n in range(1, self._tfields(ext) + 1):
-            m = TFORM_RE.match(str(tform.get(n, "")))
-            if m is None:
-                raise ValueError(f"invalid TFORM{n}")
-            repeat = int(m.group(1)) if m.group(1) else 1
-            code = m.group(2)
-            if code in "PQ":
-                width, dtype = (8 if code == "P" else 16), None
-            elif code == "X":
-                width, dtype = (repeat + 7) // 8, None
-            else:
-                base = np.dtype(BINTABLE_CODES[code])
-                width = base.itemsize * repeat
-                dtype = f"S{repeat}" if code == "A" else (base if repeat == 1 else (base, (repeat,)))
-            offsets[n], widths[n], dtypes[n] = offset, width, dtype
-            offset += width
-        row_bytes, n_rows = header.get("NAXIS1"), header.get("NAXIS2")
-        if offset != row_bytes:
-            raise ValueError(f"TFORMs add up to {offset} bytes per row, NAXIS1 says {row_bytes}")
+        row_bytes, n_rows = hdu.header.get("NAXIS1"), hdu.header.get("NAXIS2")
+        if layout.row_bytes != row_bytes or not isinstance(n_rows, int) or n_rows < 0:
+            raise ValueError(f"TFORMs add up to {layout.row_bytes} bytes per row, NAXIS1 says {row_bytes}")
         names, formats, positions = [], [], []
         for name, n in wanted:
-            if dtypes[n] is None or n in scaled or str(tform[n]).strip().upper().endswith("L"):
+            offset, dtype = layout.columns[n]
+            if dtype is None:
                 raise Unsupported(f"column {name} needs scaling, bits or variable-length arrays")
             names.append(name)
-            formats.append(dtypes[n])
-            positions.append(offsets[n])
+            formats.append(dtype)
+            positions.append(offset)
         dtype = np.dtype({"names": names, "formats": formats, "offsets": positions, "itemsize": row_bytes})
         if rows is None:
-            buffer = self._read_at(hdu.data_start, row_bytes * n_rows)
-            table = np.frombuffer(buffer, dtype=dtype, count=n_rows)
+            table = np.frombuffer(self._read_at(hdu.data_start, row_bytes * n_rows), dtype=dtype, count=n_rows)
         else:
             rows = [int(r) for r in rows]
             if any(not 0 <= r < n_rows for r in rows):
@@ -283,4 +325,6 @@ class DirectSource(FitsSource):
         return last.data_start + last.data_size
 
     def close(self) -> None:
+        if self._mm is not None:
+            self._mm.close()
         self._file.close()

@@ -32,6 +32,20 @@ FITS_ERRORS = (OSError, ValueError, TypeError, IndexError, KeyError, EOFError, R
                OverflowError, MemoryError, AttributeError, ZeroDivisionError)
 
 
+def astropy_fits():
+    """``astropy.io.fits``, imported on first use (the direct and fitsio paths do not need it).
+
+    astropy warns at import when XDG_CONFIG_HOME/XDG_CACHE_HOME name a folder that does not exist yet (as
+    on a fresh account or in tests); that concerns its own configuration, not the file being read, so
+    exactly that warning is ignored here.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"XDG_(CONFIG|CACHE)_HOME is set to")
+        from astropy.io import fits
+        from astropy.io.fits import verify  # noqa: F401  (VerifyError / VerifyWarning)
+    return fits
+
+
 def native(array: np.ndarray, dtype=None) -> np.ndarray:
     """Return ``array`` in native byte order (and ``dtype`` when given), copying only when needed."""
     array = np.asarray(array)
@@ -156,7 +170,7 @@ class _AstropySource(FitsSource):
 
     def __init__(self, path: str, memmap: bool = False):
         super().__init__(path)
-        from astropy.io import fits
+        fits = astropy_fits()
 
         # We own the file handle: astropy can leave its own open when a damaged header stops it midway.
         self._handle = open(path, "rb")
@@ -172,7 +186,7 @@ class _AstropySource(FitsSource):
     @contextmanager
     def _guard(self):
         """Record astropy's warnings about damaged cards; turn its verification errors into ValueError."""
-        from astropy.io.fits.verify import VerifyError
+        VerifyError = astropy_fits().verify.VerifyError
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -298,15 +312,15 @@ class _FitsioSource(FitsSource):
         self._fits.close()
 
 
-def backend_chain(path: str, backend: str | None = None) -> list[str]:
+def backend_chain(path: str, backend: str | None = None, compressed: bool | None = None) -> list[str]:
     """Back-ends to try in order: the one asked for, or (``None``/``"auto"``) the direct reader for
     uncompressed files, then fitsio (astropy where fitsio is not installed)."""
     if backend not in (None, "auto"):
         if backend not in BACKENDS:
             raise ValueError(f"unknown FITS back-end {backend!r}; choose from {BACKENDS}")
         return [backend]
-    with open(path, "rb") as handle:
-        compressed = handle.read(2) == b"\x1f\x8b"
+    if compressed is None:
+        compressed = _gzip_magic(path)
     return [FALLBACK_BACKEND] if compressed else ["direct", FALLBACK_BACKEND]
 
 

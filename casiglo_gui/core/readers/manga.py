@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import SpectrumReadError
 from ..spectrum import FLAG_ALL_MASKED, FLAG_NO_FOREGROUND_MODEL, Spectrum
-from .fitsfile import FITS_ERRORS, FitsSource, native
+from .fitsfile import FITS_ERRORS, FitsSource, astropy_fits, native
 from .registry import check_file, register_reader
 from .sdss import check_loglam
 
@@ -193,7 +193,7 @@ class MangaCube:
 
     # -- opening ---------------------------------------------------------------------------------
     def _open_fits(self, path: str):
-        from astropy.io import fits
+        fits = astropy_fits()
 
         check_file(path)
         compressed = path.lower().endswith(".gz")
@@ -402,9 +402,24 @@ class MangaCube:
             return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
     def __iter__(self) -> Iterator[Spectrum]:
-        """The spectra of the spaxels with data, row by row."""
-        for x, y in self.spaxels_with_data():
-            yield self.spaxel(x, y)
+        """The spectra of the spaxels with data, row by row.
+
+        Reads one spaxel row (all planes) at a time: a strided read per row rather than per spaxel.
+        """
+        with_data = self.has_data_map()
+        for y in range(self.shape[0]):
+            xs = np.nonzero(with_data[y])[0]
+            if xs.size == 0:
+                continue
+            rows = [None if hdu is None else native(np.array(hdu.data[:, y, :]))
+                    for hdu in (self._flux, self._ivar, self._mask, self._model, self._model_mask)]
+            for x in xs.tolist():
+                flux, ivar, mask, model, model_mask = (
+                    None if row is None else np.ascontiguousarray(row[:, x]) for row in rows)
+                flux, ivar = flux.astype(np.float32, copy=False), ivar.astype(np.float32, copy=False)
+                model = None if model is None else model.astype(np.float32, copy=False)
+                bad = _bad_pixels(flux, ivar, mask, model, model_mask)
+                yield self._spectrum(flux, ivar, bad, model, f"{self.plateifu}/{x},{y}", {"x": x, "y": y})
 
     def __len__(self) -> int:
         return len(self.spaxels_with_data())
@@ -432,9 +447,7 @@ def open_cube(path: str | Path, model_cube: str | Path | None = None, z_fg: floa
 
 def cube_errors() -> tuple[type[BaseException], ...]:
     """Exceptions astropy raises on damaged cubes (imported late: the fitsio path does not need astropy)."""
-    from astropy.io.fits.verify import VerifyError
-
-    return FITS_ERRORS + (VerifyError, AssertionError)
+    return FITS_ERRORS + (astropy_fits().verify.VerifyError, AssertionError)
 
 
 @register_reader("manga-logcube", is_logcube, priority=6)

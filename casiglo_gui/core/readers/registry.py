@@ -48,8 +48,14 @@ def register_reader(name: str, identify: Callable[[FitsSource], bool], priority:
     return decorate
 
 
-def check_file(path: str) -> None:
-    """Refuse, with a specific reason, paths that cannot be a FITS file before any library sees them."""
+def check_file(path: str) -> bool:
+    """Refuse, with a specific reason, paths that cannot be a FITS file before any library sees them.
+
+    Returns
+    -------
+    bool
+        True if the file is gzip-compressed.
+    """
     if not os.path.exists(path):
         raise SpectrumReadError(path, "file not found")
     if os.path.isdir(path):
@@ -63,12 +69,13 @@ def check_file(path: str) -> None:
     except OSError as exc:
         raise SpectrumReadError(path, f"cannot be opened ({exc.strerror or exc})") from None
     if head.startswith(GZIP_MAGIC):
-        return  # the FITS libraries decompress transparently; they judge the content
+        return True  # the FITS libraries decompress transparently; they judge the content
     if head != FITS_MAGIC:
         raise SpectrumReadError(path, "not a FITS file (it does not start with 'SIMPLE  =')")
     if size % 2880 != 0:
         raise SpectrumReadError(path, f"truncated FITS file ({size} bytes is not a whole number of "
                                       "2880-byte FITS blocks)")
+    return False
 
 
 def open_source(path: str | Path, backend: str | None = None) -> FitsSource:
@@ -124,11 +131,8 @@ def iter_spectra(path: str | Path, backend: str | None = None) -> Iterator[Spect
         Missing, empty, non-FITS, truncated or unrecognised file, or unusable data.
     """
     path = str(path)
-    check_file(path)
-    try:
-        chain = backend_chain(path, backend)
-    except OSError as exc:
-        raise SpectrumReadError(path, f"cannot be opened ({exc.strerror or exc})") from None
+    compressed = check_file(path)
+    chain = backend_chain(path, backend, compressed)
     for attempt, name in enumerate(chain):
         yielded = False
         try:
@@ -164,8 +168,8 @@ def _iter_with(path: str, backend: str) -> Iterator[Spectrum]:
 
 def read_spectra(path: str | Path, backend: str | None = None) -> list[Spectrum]:
     """Read every spectrum in ``path``: one for a spec file, one per row of a MaNGA test-spectra table,
-    one per spaxel with data for a MaNGA LOGCUBE (use :func:`casiglo_gui.core.readers.open_cube` to
-    pick spaxels or apertures instead).
+    one per spaxel with data for a MaNGA LOGCUBE (a full cube is thousands of spectra: prefer
+    :func:`iter_spectra`, or :func:`casiglo_gui.core.readers.open_cube` to pick spaxels or apertures).
 
     A multi-spectrum file never drops an unusable member silently: such a spectrum comes back with
     ``mask`` all True and the ``all_masked`` flag. A single-spectrum file with no usable pixel raises.

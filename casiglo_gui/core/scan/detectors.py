@@ -78,7 +78,8 @@ def build_detector(spec: DetectorSpec) -> Detector:
         raise DetectorUnavailableError(f"the CNN detector is not available in this installation ({exc})") from None
     model = _make_model(OnnxLineModel, spec)
     if spec.kind == "cnn":
-        return model
+        # The CNN's own z_bg, probabilities and matched-filter SNRs, with no least-squares refinement.
+        return CombinedDetector(model, refine_above=float("inf"))
     from ..physics import PhysicsDetector
     return CombinedDetector(model, PhysicsDetector())
 

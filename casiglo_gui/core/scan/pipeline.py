@@ -9,7 +9,7 @@ from typing import TextIO
 
 from ..errors import CasigloError
 from .chunk import ChunkConfig
-from .detectors import DetectorSpec
+from .detectors import DetectorSpec, cached_detector
 from .engines import run_dask, run_inline, run_process_pool
 from .summary import ScanSummary
 from .table import ResumableCsvWriter, csv_to_parquet, inputs_fingerprint, iter_table_rows
@@ -92,12 +92,17 @@ def run_scan(files: list[str], out: str, detector: DetectorSpec, *, workers: int
     fingerprint = inputs_fingerprint(files, settings)
     csv_path = out if fmt == "csv" else out + ".partial.csv"
 
+    # Build the detector here first: a mismatched or broken model is refused before any table is
+    # touched, with the model loader's message (and in-process scans reuse this one).
+    cached_detector(detector)
+
     started = time.perf_counter()
     writer = ResumableCsvWriter(csv_path, fingerprint, len(files), resume=resume)
     summary = ScanSummary(n_inputs=len(files), detector=detector.kind, output=out)
     if writer.resumed_from is not None:
         for row in iter_table_rows(csv_path):
             summary.add_rows([row])
+        summary.rows_resumed = summary.n_rows
         print(f"resuming: {writer.inputs_committed} of {len(files)} inputs already in {out}",
               file=stream, flush=True)
     start = writer.inputs_committed

@@ -5,6 +5,10 @@ parsing the ~490-card header of the SPALL table (its ~240 columns); the scan nee
 a few cells of one row. This back-end reads the file's bytes once, parses only what locates the data
 (END, NAXISn, BITPIX, PCOUNT, TTYPEn/TFORMn), and views the tables with a big-endian numpy dtype.
 
+The readers' ``direct`` back-end does the same job generally (every card of every header is parsed);
+this one finds cards on demand and caches table layouts across files, which costs ~3x less CPU per
+spec-lite file (measured 0.9 vs 2.7 ms on the 90 BOSS files, same machine, same run).
+
 It plugs under the readers' own loaders (it is a :class:`~casiglo_gui.core.readers.fitsfile.FitsSource`),
 so a spectrum read through it is the same as through fitsio or astropy (a test checks every file in
 tests/data). Anything it does not handle exactly (compressed files, scaled columns, malformed

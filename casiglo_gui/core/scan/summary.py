@@ -25,6 +25,7 @@ class ScanSummary:
     detector: str = ""
     output: str = ""
     maps_written: list = field(default_factory=list)
+    rows_resumed: int = 0  # rows already in the table when a resumed scan started
 
     def add_rows(self, rows: list[Row]) -> None:
         for row in rows:
@@ -60,9 +61,10 @@ class ScanSummary:
 
     def format(self) -> str:
         """The human-readable summary printed on stderr at the end of a scan."""
+        new_rows = self.n_rows - self.rows_resumed
         lines = [f"scanned {self.n_inputs} inputs -> {self.n_rows} rows in {self.output}"
-                 + (f" ({self.wall_seconds:.1f} s, {self.n_rows / self.wall_seconds:.0f} rows/s)"
-                    if self.wall_seconds > 0 else "")]
+                 + (f" ({new_rows} rows this run in {self.wall_seconds:.1f} s, "
+                    f"{new_rows / self.wall_seconds:.0f} rows/s)" if self.wall_seconds > 0 else "")]
         if self.maps_written:
             lines.append(f"detection maps: {len(self.maps_written)} file(s), e.g. {self.maps_written[0]}")
         lines.append("status counts:")

@@ -115,6 +115,18 @@ def test_grade_key_writes_to_the_label_store_and_advances(open_window, qtbot, db
     assert "every spectrum" in window.statusBar().currentMessage()
 
 
+def test_a_grade_the_store_refuses_is_reported_and_the_spectrum_stays(open_window, qtbot, db, data_dir):
+    window = open_window([data_dir / "sdss" / "spec-0266-51602-0013.fits",
+                          data_dir / "sdss" / "spec-0266-51602-0107.fits"])
+    window.grading.comment.setText("bell\x07 in a comment")   # a control character the store refuses
+    qtbot.keyClick(window, Qt.Key.Key_2)
+    assert window.queue.position == 0                        # not advanced past an unsaved grade
+    assert "NOT saved" in window.statusBar().currentMessage()
+    assert window.progress_label.text().startswith("0 of 2 graded")
+    with LabelStore.open(db) as store:
+        assert store.latest("0266-51602-0013", "tester") is None
+
+
 def test_comment_is_typed_without_triggering_keys_and_saved(open_window, qtbot, db, data_dir):
     window = open_window([data_dir / "sdss" / "spec-0266-51602-0013.fits"])
     qtbot.keyClick(window, Qt.Key.Key_Slash)

@@ -581,22 +581,27 @@ class MainWindow(QMainWindow):
             return
         if self.state is None or self.loaded is None:
             return
+        from ..core.errors import CasigloError
         from ..core.labels import LabelEvent
 
         s = self.state.spectrum
         d = self.state.detection
         item = self.loaded.item
         finite = [v for v in (s.ra, s.dec) if v is not None and math.isfinite(v)]
-        event = LabelEvent(
-            object_id=item.label_id, grade=grade, inspector=self.inspector, source=s.source,
-            z_bg=self.state.z if grade != "none" and math.isfinite(self.state.z) else None,
-            flags=self.grading.chosen_flags(), comment=self.grading.comment.text(),
-            model_version=(d.model_version or None) if d is not None else None,
-            score=float(d.score) if d is not None and math.isfinite(d.score) else None,
-            ra=s.ra if len(finite) == 2 else None, dec=s.dec if len(finite) == 2 else None,
-            z_fg=s.z_fg if math.isfinite(s.z_fg) else None,
-        )
-        self.store.add_event(event)
+        try:
+            self.store.add_event(LabelEvent(
+                object_id=item.label_id, grade=grade, inspector=self.inspector, source=s.source,
+                z_bg=self.state.z if grade != "none" and math.isfinite(self.state.z) else None,
+                flags=self.grading.chosen_flags(), comment=self.grading.comment.text(),
+                model_version=(d.model_version or None) if d is not None else None,
+                score=float(d.score) if d is not None and math.isfinite(d.score) else None,
+                ra=s.ra if len(finite) == 2 else None, dec=s.dec if len(finite) == 2 else None,
+                z_fg=s.z_fg if math.isfinite(s.z_fg) else None,
+            ))
+        except CasigloError as exc:
+            # The grade was not stored: say why and stay on this spectrum so nothing is silently lost.
+            self.statusBar().showMessage(f"{item.label_id}: grade NOT saved: {exc}", 15000)
+            return
         index = self.queue.items.index(item)
         self.queue.record_grade(index, grade)
         self._grades[item.label_id] = grade

@@ -138,3 +138,15 @@ def test_header_mapping_matches_astropy():
                 assert ours[key] == (expected.strip() if isinstance(expected, str) else expected), key
             assert "NOSUCHKEY" not in ours and ours.get("NOSUCHKEY", 5) == 5
             assert "A_KEYWORD_LONGER_THAN_EIGHT" not in ours
+
+
+def test_memory_mapped_large_files_give_the_same_spectra(monkeypatch):
+    """Files above MAX_READ_BYTES (MaNGA cubes) are memory-mapped instead of read whole: same spectra."""
+    from casiglo_gui.core.readers import direct
+
+    in_memory = [read_spectra(p, backend="direct") for p in (BOSS_LITE, SDSS_FULL)]
+    monkeypatch.setattr(direct, "MAX_READ_BYTES", 0)
+    with DirectSource(str(BOSS_LITE)) as source:
+        assert source._mm is not None
+    for path, expected in zip((BOSS_LITE, SDSS_FULL), in_memory):
+        assert_same_spectra(read_spectra(path, backend="direct"), expected)

@@ -34,9 +34,10 @@ CARD = 80
 END_CARD = b"END" + b" " * 77
 # Largest header accepted (cards); a damaged file must not make us read gigabytes looking for END.
 MAX_HEADER_BLOCKS = 2000
-# Files up to this size are read into memory in one call (cheaper than mapping them); larger ones (MaNGA
-# cubes) are memory-mapped so that only the headers and the bytes asked for are touched.
-MAX_READ_BYTES = 32 * 1024 * 1024
+# Files up to this size (every spec file, lite or full) are read into memory in one call, as cheap as
+# mapping them and simpler; larger ones (MaNGA cubes, often only identified here) are memory-mapped so
+# that only the headers and the bytes asked for are touched.
+MAX_READ_BYTES = 4 * 1024 * 1024
 TFORM_RE = re.compile(r"^\s*(\d*)([LXBIJKAEDCMPQ])")
 BINTABLE_CODES = {"L": "i1", "B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "A": "S1", "E": ">f4", "D": ">f8",
                   "C": ">c8", "M": ">c16"}

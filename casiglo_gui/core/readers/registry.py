@@ -149,7 +149,9 @@ def iter_spectra(path: str | Path, backend: str | None = None) -> Iterator[Spect
         A FITS file (``.gz`` is decompressed transparently).
     backend : {"direct", "fitsio", "astropy"}, optional
         FITS library. By default the fast direct reader is tried first on uncompressed files and fitsio
-        (or astropy) reads whatever it cannot; all give identical spectra.
+        (or astropy) reads whatever it cannot; all give identical spectra. A file the loader refuses for
+        its content (e.g. a dead fibre) is not read again by the next back-end: the verdict would be the
+        same.
 
     Raises
     ------

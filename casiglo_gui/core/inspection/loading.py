@@ -136,13 +136,9 @@ def detection_from_scan(item: QueueItem) -> Detection | None:
 
 
 def read_file(path: str) -> list[Spectrum]:
-    """Every spectrum of ``path``: spec files through the scan's fast numpy FITS path (same loader, same
-    spectra, ~30x faster than the general back-ends on BOSS files), anything else through the registry."""
-    try:
-        from ..scan.chunk import iter_file
-    except ImportError:
-        return read_spectra(path)
-    return list(iter_file(path))
+    """Every spectrum of ``path``, through the readers' default back-end chain (the fast direct FITS
+    reader first)."""
+    return read_spectra(path)
 
 
 class SpectrumCache:

@@ -324,8 +324,11 @@ def backend_chain(path: str, backend: str | None = None, compressed: bool | None
     return [FALLBACK_BACKEND] if compressed else ["direct", FALLBACK_BACKEND]
 
 
-def open_fits(path: str, backend: str = "fitsio") -> FitsSource:
+def open_fits(path: str, backend: str = "fitsio", compressed: bool | None = None) -> FitsSource:
     """Open ``path`` with one back-end: ``"direct"``, ``"fitsio"`` or ``"astropy"``.
+
+    ``compressed`` says whether the file is gzip-compressed when the caller already knows (else the
+    file's first bytes are looked at).
 
     Raises whatever the back-end raises on a damaged file (see ``FITS_ERRORS``); the registry converts
     those into :class:`~casiglo_gui.core.errors.SpectrumReadError`.
@@ -333,7 +336,9 @@ def open_fits(path: str, backend: str = "fitsio") -> FitsSource:
     if backend == "direct":
         from .direct import DirectSource
 
-        if path.lower().endswith(".gz") or _gzip_magic(path):
+        if compressed is None:
+            compressed = path.lower().endswith(".gz") or _gzip_magic(path)
+        if compressed:
             from .direct import Unsupported
 
             raise Unsupported("the direct back-end does not read gzip-compressed files")

@@ -5,6 +5,7 @@ loader leaves here as a :class:`~casiglo_gui.core.errors.SpectrumReadError` nami
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,11 +57,15 @@ def check_file(path: str) -> bool:
     bool
         True if the file is gzip-compressed.
     """
-    if not os.path.exists(path):
-        raise SpectrumReadError(path, "file not found")
-    if os.path.isdir(path):
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise SpectrumReadError(path, "file not found") from None
+    except OSError as exc:
+        raise SpectrumReadError(path, f"cannot be opened ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
         raise SpectrumReadError(path, "is a folder, not a file")
-    size = os.path.getsize(path)
+    size = info.st_size
     if size == 0:
         raise SpectrumReadError(path, "file is empty (0 bytes)")
     try:
@@ -82,9 +87,14 @@ def open_source(path: str | Path, backend: str | None = None) -> FitsSource:
     """Open ``path`` with one back-end (default: fitsio, else astropy) after :func:`check_file`; damaged
     files raise ``SpectrumReadError``."""
     path = str(path)
-    check_file(path)
+    compressed = check_file(path)
+    return _open_checked(path, backend or FALLBACK_BACKEND, compressed)
+
+
+def _open_checked(path: str, backend: str, compressed: bool) -> FitsSource:
+    """:func:`open_fits` for a path that :func:`check_file` has passed."""
     try:
-        return open_fits(path, backend or FALLBACK_BACKEND)
+        return open_fits(path, backend, compressed=compressed)
     except FITS_ERRORS as exc:
         raise SpectrumReadError(path, f"not a readable FITS file ({_describe(exc)})") from None
 
@@ -108,10 +118,26 @@ def identify(source: FitsSource) -> Reader | None:
 
 
 def identify_path(path: str | Path, backend: str | None = None) -> str | None:
-    """Name of the reader that would read ``path``, or None; raises ``SpectrumReadError`` if unreadable."""
-    with open_source(path, backend) as source:
-        reader = identify(source)
-    return None if reader is None else reader.name
+    """Name of the reader that would read ``path``, or None; raises ``SpectrumReadError`` if unreadable.
+
+    By default the fast direct back-end looks first (a file it cannot open goes to fitsio/astropy), as
+    in :func:`iter_spectra`.
+    """
+    path = str(path)
+    compressed = check_file(path)
+    chain = backend_chain(path, backend, compressed)
+    for attempt, name in enumerate(chain):
+        try:
+            source = _open_checked(path, name, compressed)
+        except SpectrumReadError:
+            if attempt == len(chain) - 1:
+                raise
+            continue
+        with source:
+            reader = identify(source)
+        if reader is not None or attempt == len(chain) - 1:
+            return None if reader is None else reader.name
+    return None
 
 
 def iter_spectra(path: str | Path, backend: str | None = None) -> Iterator[Spectrum]:
@@ -123,7 +149,9 @@ def iter_spectra(path: str | Path, backend: str | None = None) -> Iterator[Spect
         A FITS file (``.gz`` is decompressed transparently).
     backend : {"direct", "fitsio", "astropy"}, optional
         FITS library. By default the fast direct reader is tried first on uncompressed files and fitsio
-        (or astropy) reads whatever it cannot; all give identical spectra.
+        (or astropy) reads whatever it cannot; all give identical spectra. A file the loader refuses for
+        its content (e.g. a dead fibre) is not read again by the next back-end: the verdict would be the
+        same.
 
     Raises
     ------
@@ -136,18 +164,29 @@ def iter_spectra(path: str | Path, backend: str | None = None) -> Iterator[Spect
     for attempt, name in enumerate(chain):
         yielded = False
         try:
-            for spectrum in _iter_with(path, name):
+            for spectrum in _iter_with(path, name, compressed):
                 yielded = True
                 yield spectrum
             return
+        except _LoaderVerdict as verdict:
+            raise verdict.error from None
         except SpectrumReadError:
             # A later back-end gets its chance unless spectra were already handed out (no duplicates).
             if yielded or attempt == len(chain) - 1:
                 raise
 
 
-def _iter_with(path: str, backend: str) -> Iterator[Spectrum]:
-    source = open_source(path, backend)
+class _LoaderVerdict(Exception):
+    """A loader refused the content of a file it read (e.g. a dead fibre): the same whatever the FITS
+    back-end, so no other back-end is asked to read the file again."""
+
+    def __init__(self, error: SpectrumReadError):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _iter_with(path: str, backend: str, compressed: bool) -> Iterator[Spectrum]:
+    source = _open_checked(path, backend, compressed)
     try:
         reader = identify(source)
         if reader is None:
@@ -155,8 +194,8 @@ def _iter_with(path: str, backend: str) -> Iterator[Spectrum]:
             raise SpectrumReadError(path, f"not a recognised spectrum file (HDUs: {names})")
         try:
             yield from reader.load(source, path)
-        except SpectrumReadError:
-            raise
+        except SpectrumReadError as exc:
+            raise _LoaderVerdict(exc) from None
         except FITS_ERRORS as exc:
             raise SpectrumReadError(path, f"{reader.name} file could not be read ({_describe(exc)})") from None
     finally:

@@ -15,13 +15,10 @@ import numpy as np
 from .. import grid
 from ..errors import SpectrumReadError
 from ..preprocessing import clean, place_on_grid
+from ..readers import iter_spectra
 from ..spectrum import FLAG_ALL_MASKED, Spectrum
 from .columns import Row, detection_row, error_reason, error_row
 from .detectors import DetectorSpec, cached_detector
-from .rawfits import RawFitsSource
-
-# The one format the fast back-end serves (by far the most common scan input).
-FAST_READER = "sdss-spec"
 
 
 @dataclass(frozen=True)
@@ -46,46 +43,6 @@ class ChunkResult:
     @property
     def n_rows(self) -> int:
         return sum(len(rows) for rows in self.rows_per_input)
-
-
-def iter_file(path: str, fast: bool = True):
-    """The spectra of one input file, lazily (a MaNGA cube spaxel row by spaxel row).
-
-    The reader registry decides the format by content; unreadable files raise ``SpectrumReadError``.
-    With ``fast``, uncompressed SDSS/BOSS spec files go through :mod:`.rawfits` under the same
-    ``sdss-spec`` loader (identical spectra, ~10x less time); anything else, and any file the fast
-    back-end does not handle, goes through the registry's general back-ends.
-    """
-    from ..readers import iter_spectra
-
-    if fast and not path.lower().endswith((".gz", ".fz")):
-        spectra = _read_fast(path)
-        if spectra is not None:
-            yield from spectra
-            return
-    yield from iter_spectra(path)
-
-
-def _read_fast(path: str) -> list[Spectrum] | None:
-    """Spectra of a spec file through the fast back-end; None when the general path must decide."""
-    from ..readers import identify
-
-    try:
-        source = RawFitsSource(path)
-    except Exception:  # unsupported or damaged: the general path gives the canonical reason
-        return None
-    try:
-        reader = identify(source)
-        if reader is None or reader.name != FAST_READER:
-            return None
-        try:
-            return list(reader.load(source, path))
-        except SpectrumReadError:
-            raise  # the loader's own verdict, the same whatever the back-end
-        except Exception:
-            return None
-    finally:
-        source.close()
 
 
 class _Batch:
@@ -203,7 +160,8 @@ def process_chunk(index: int, paths: list[str], config: ChunkConfig) -> ChunkRes
     cube_values: dict[int, list] | None = {} if config.maps_dir else None
     for i, path in enumerate(paths):
         t0 = time.perf_counter()
-        spectra = iter_file(path)
+        # Lazy: a MaNGA cube is read spaxel by spaxel, never held whole.
+        spectra = iter_spectra(path)
         while True:
             try:
                 spectrum = next(spectra)

@@ -50,7 +50,11 @@ def metadata(card: dict, version: str, calibration: dict | None = None, metrics:
                                       sort_keys=True),
     }
     if calibration is not None:
-        meta["lens_score_calibration"] = json.dumps(calibration, sort_keys=True)
+        meta["lens_score_calibration"] = json.dumps(
+            {k: calibration[k] for k in ("method", "a", "b", "lens_fraction", "seed", "n") if k in calibration},
+            sort_keys=True)
+        if "fusion" in calibration:
+            meta["combined_fusion"] = json.dumps(calibration["fusion"], sort_keys=True)
     if metrics is not None:
         meta["metrics"] = json.dumps(metrics.get("headline", metrics), sort_keys=True)
         if "test_set" in metrics:

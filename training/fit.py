@@ -34,6 +34,7 @@ DEFAULT_TRAIN = {
     "pos_weight": 2.0,
     "loss_weights": {"line_prob": 1.0, "lens_prob": 1.0, "shift_logp": 0.3},
     "threads": 2,
+    "max_minutes": None,  # stop after the epoch that passes this wall-clock budget (None: no limit)
 }
 
 
@@ -221,9 +222,17 @@ def run(args: argparse.Namespace) -> int:
             (out / HISTORY_FILE).write_text(json.dumps(self.epochs, indent=2))
             print(json.dumps(entry), file=sys.stderr, flush=True)
 
+    class TimeBudget(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if train.get("max_minutes") and time.time() - t0 > 60.0 * float(train["max_minutes"]):
+                print(f"time budget of {train['max_minutes']} min reached", file=sys.stderr)
+                self.model.stop_training = True
+
     history = History()
     callbacks = [
         history,
+        TimeBudget(),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_lr=1e-5),
         keras.callbacks.ModelCheckpoint(str(out / MODEL_FILE), monitor="val_loss", save_best_only=True),
         keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "last.keras")),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(train["patience"]),

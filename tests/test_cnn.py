@@ -133,6 +133,8 @@ def test_smoke_fit_writes_a_loadable_model_and_refuses_to_overwrite(tmp_path):
     assert main(["fit", "--config", str(config), "--out", str(out)]) == 2
     assert (out / "model.keras").stat().st_mtime_ns == before
     onnx_path = tmp_path / "smoke.onnx"
-    assert main(["export", "--model", str(out), "--out", str(onnx_path)]) == 0
+    assert main(["export", "--model", str(out), "--out", str(onnx_path), "--card", str(tmp_path / "card")]) == 0
     assert OnnxLineModel(onnx_path).version == "smoke"
+    assert json.loads((tmp_path / "card.json").read_text())["seed"] == 7
+    assert "casiglo-train fit" in (tmp_path / "card.md").read_text()
     assert main(["export", "--model", str(out), "--out", str(onnx_path)]) == 2

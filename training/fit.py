@@ -201,7 +201,11 @@ def run(args: argparse.Namespace) -> int:
 
     model_config = ModelConfig.from_dict(config["model"])
     model = compile_model(build_model(model_config), train)
-    command = ["casiglo-train", "fit"] + sys.argv[2:] if sys.argv[1:2] == ["fit"] else sys.argv
+    command = ["casiglo-train", "fit", "--config", str(args.config), "--out", str(args.out)]
+    for flag, value in (("--epochs", args.epochs), ("--steps", args.steps), ("--seed", args.seed),
+                        ("--threads", args.threads)):
+        if value is not None:
+            command += [flag, str(value)]
     card = model_card(config, model_config, command, {"status": "training"})
     (out / CARD_FILE).write_text(json.dumps(card, indent=2))
 

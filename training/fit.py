@@ -120,8 +120,12 @@ def shift_cross_entropy(y_true, y_pred):
 def configure_threads(threads: int) -> None:
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(int(threads))
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        # TensorFlow was already initialised in this process (e.g. by an earlier test): its threads stay.
+        print("casiglo-train fit: TensorFlow already initialised; thread setting unchanged", file=sys.stderr)
 
 
 def compile_model(model, train: dict):

@@ -110,3 +110,31 @@ def test_export_refused_by_loader_when_grid_differs(tiny_model, tmp_path):
     path = export.to_onnx(tiny_model, meta, tmp_path / "wrong.onnx")
     with pytest.raises(ModelMismatchError, match="grid"):
         OnnxLineModel(path)
+
+
+def test_smoke_fit_writes_a_loadable_model_and_refuses_to_overwrite(tmp_path):
+    from pathlib import Path
+
+    from training.cli import main
+
+    config = Path(__file__).resolve().parent.parent / "training" / "configs" / "smoke.json"
+    out = tmp_path / "smoke"
+    assert main(["fit", "--config", str(config), "--out", str(out), "--epochs", "1"]) == 0
+    card = json.loads((out / "card.json").read_text())
+    history = json.loads((out / "history.json").read_text())
+    assert card["status"] == "trained" and card["seed"] == 7
+    assert card["line_keys"] == list(lines.LINE_KEYS)
+    assert card["grid"]["npix"] == grid.N_PIXELS
+    assert len(history) == 1 and np.isfinite(history[0]["val_loss"])
+    model, _ = fit.load_trained(out)
+    x, z_fg = _inputs(3)
+    assert np.all(np.asarray(model({"spectrum": x, "z_fg": z_fg})["z_bg"]) >= z_fg)
+    before = (out / "model.keras").stat().st_mtime_ns
+    assert main(["fit", "--config", str(config), "--out", str(out)]) == 2
+    assert (out / "model.keras").stat().st_mtime_ns == before
+    onnx_path = tmp_path / "smoke.onnx"
+    assert main(["export", "--model", str(out), "--out", str(onnx_path), "--card", str(tmp_path / "card")]) == 0
+    assert OnnxLineModel(onnx_path).version == "smoke"
+    assert json.loads((tmp_path / "card.json").read_text())["seed"] == 7
+    assert "casiglo-train fit" in (tmp_path / "card.md").read_text()
+    assert main(["export", "--model", str(out), "--out", str(onnx_path)]) == 2

@@ -125,3 +125,43 @@ def test_core_inference_imports_and_runs_without_tensorflow_or_qt(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "ok"
+
+
+def _spectrum_with_lines(z, keys=("hbeta", "oiii_5008", "halpha"), snr=15.0, seed=5):
+    rng = np.random.default_rng(seed)
+    residual = rng.standard_normal(grid.N_PIXELS).astype(np.float32)
+    p = np.arange(grid.N_PIXELS)
+    sigma = 1.3
+    for key in keys:
+        centre = grid.pixel_of_wavelength(lines.REST_WAVELENGTHS_A[lines.LINE_INDEX[key]] * (1 + z))
+        residual += snr / np.sqrt(np.sqrt(np.pi) * sigma) * np.exp(-0.5 * ((p - centre) / sigma) ** 2)
+    return residual, np.ones(grid.N_PIXELS, np.float32)
+
+
+def test_combined_detector_refines_the_cnn_redshift_and_fuses(tmp_path):
+    from casiglo_gui.core.inference import CombinedDetector
+
+    fusion = {"score_weights": [0.0, 0.5, -3.0], "line_weights": [[0.0, 1.0, -3.0]] * lines.N_LINES}
+    meta = good_metadata(combined_fusion=json.dumps(fusion),
+                         lens_score_calibration=json.dumps({"a": 1.0, "b": 10.0}))
+    model = OnnxLineModel(write_toy_model(tmp_path / "fused.onnx", meta))
+    z_fg = 0.15
+    z_true = 2 * z_fg + 0.1 + 5e-5   # the toy CNN proposes 2 z_fg + 0.1, ~0.2 px off the truth
+    with_lines, ivar = _spectrum_with_lines(z_true)
+    empty, _ = _spectrum_with_lines(z_true, keys=())
+    dets = CombinedDetector(model).detect_batch(np.stack([with_lines, empty]), np.stack([ivar, ivar]),
+                                                np.array([z_fg, z_fg]))
+    lens, blank = dets
+    assert lens.detector == "combined" and lens.model_version == "toy-1"
+    assert abs(lens.z_bg - z_true) < 3e-5 and np.isfinite(lens.z_bg_err)
+    assert lens.line_snr[lines.LINE_INDEX["halpha"]] > 10
+    assert lens.line_probability[lines.LINE_INDEX["halpha"]] > 0.99
+    assert lens.line_probability[lines.LINE_INDEX["hdelta"]] < 0.5
+    assert lens.score > 0.9 > 0.5 > blank.score
+    assert lens.n_lines >= 3 and blank.n_lines == 0
+
+
+def test_refuses_malformed_fusion_metadata(tmp_path):
+    meta = good_metadata(combined_fusion=json.dumps({"score_weights": [1, 2], "line_weights": []}))
+    with pytest.raises(ModelMismatchError, match="fusion"):
+        OnnxLineModel(write_toy_model(tmp_path / "badfusion.onnx", meta))

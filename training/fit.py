@@ -34,6 +34,7 @@ DEFAULT_TRAIN = {
     "pos_weight": 2.0,
     "loss_weights": {"line_prob": 1.0, "lens_prob": 1.0, "shift_logp": 0.3},
     "threads": 2,
+    "max_minutes": None,  # stop after the epoch that passes this wall-clock budget (None: no limit)
 }
 
 
@@ -119,8 +120,12 @@ def shift_cross_entropy(y_true, y_pred):
 def configure_threads(threads: int) -> None:
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(int(threads))
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        # TensorFlow was already initialised in this process (e.g. by an earlier test): its threads stay.
+        print("casiglo-train fit: TensorFlow already initialised; thread setting unchanged", file=sys.stderr)
 
 
 def compile_model(model, train: dict):
@@ -200,7 +205,11 @@ def run(args: argparse.Namespace) -> int:
 
     model_config = ModelConfig.from_dict(config["model"])
     model = compile_model(build_model(model_config), train)
-    command = ["casiglo-train", "fit"] + sys.argv[2:] if sys.argv[1:2] == ["fit"] else sys.argv
+    command = ["casiglo-train", "fit", "--config", str(args.config), "--out", str(args.out)]
+    for flag, value in (("--epochs", args.epochs), ("--steps", args.steps), ("--seed", args.seed),
+                        ("--threads", args.threads)):
+        if value is not None:
+            command += [flag, str(value)]
     card = model_card(config, model_config, command, {"status": "training"})
     (out / CARD_FILE).write_text(json.dumps(card, indent=2))
 
@@ -221,9 +230,17 @@ def run(args: argparse.Namespace) -> int:
             (out / HISTORY_FILE).write_text(json.dumps(self.epochs, indent=2))
             print(json.dumps(entry), file=sys.stderr, flush=True)
 
+    class TimeBudget(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if train.get("max_minutes") and time.time() - t0 > 60.0 * float(train["max_minutes"]):
+                print(f"time budget of {train['max_minutes']} min reached", file=sys.stderr)
+                self.model.stop_training = True
+
     history = History()
     callbacks = [
         history,
+        TimeBudget(),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_lr=1e-5),
         keras.callbacks.ModelCheckpoint(str(out / MODEL_FILE), monitor="val_loss", save_best_only=True),
         keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "last.keras")),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(train["patience"]),

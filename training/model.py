@@ -41,7 +41,7 @@ class ModelConfig:
     conv_kernel: int = 7
     conv_dilations: list[int] = field(default_factory=lambda: [1, 2, 4])
     comb_hidden: int = 16
-    min_shift_px: float = 10.0  # z_bg at least ~700 km/s behind z_fg: lines at z_fg are the lens's own
+    min_shift_px: float = 4.0  # below the generator's 5 px minimum z_bg offset: lines at z_fg are the lens's own
     z_window_px: int = 3
 
     @classmethod

@@ -58,6 +58,41 @@ class LensCalibration:
         return cls(float(d["a"]), float(d["b"]), float(d.get("lens_fraction", 0.5)))
 
 
+@dataclass(frozen=True)
+class Fusion:
+    """Logistic fusion of the CNN with the physics measurement at the CNN's redshift.
+
+    Lens score = sigmoid(w . [cnn lens logit, total line SNR, 1]); line ``c`` probability =
+    sigmoid(v_c . [CNN line logit, fitted SNR of line c, 1]). Fitted on held-out synthetic spectra
+    (``casiglo-train evaluate --calibrate``) and stored in the model's metadata.
+    """
+
+    score_weights: tuple[float, float, float]
+    line_weights: tuple[tuple[float, float, float], ...]
+
+    @classmethod
+    def from_json(cls, text: str) -> "Fusion":
+        d = json.loads(text)
+        lw = tuple(tuple(float(v) for v in row) for row in d["line_weights"])
+        if len(lw) != lines.N_LINES or any(len(r) != 3 for r in lw) or len(d["score_weights"]) != 3:
+            raise ValueError("fusion weights have the wrong shape")
+        return cls(tuple(float(v) for v in d["score_weights"]), lw)
+
+
+def fusion_features(lens_logit: np.ndarray, line_prob: np.ndarray, snr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Features of :class:`Fusion`: (n, 2) for the lens score and (n, 12, 2) for the lines."""
+    s = np.clip(np.nan_to_num(np.asarray(snr, np.float64), nan=0.0), -10.0, 30.0)
+    total = np.sqrt(np.sum(np.maximum(s, 0.0) ** 2, axis=1))
+    logit = np.clip(np.asarray(lens_logit, np.float64), -30.0, 30.0)
+    p = np.clip(np.asarray(line_prob, np.float64), 1e-7, 1 - 1e-7)
+    line_logit = np.log(p) - np.log1p(-p)
+    return np.stack([logit, total], axis=1), np.stack([line_logit, s], axis=2)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
 class OnnxLineModel:
     """The CNN, run by onnxruntime.
 
@@ -103,6 +138,11 @@ class OnnxLineModel:
         cal = self.metadata.get("lens_score_calibration")
         self.calibration = LensCalibration.from_json(cal) if cal else LensCalibration()
         self.calibrated = cal is not None
+        fusion = self.metadata.get("combined_fusion")
+        try:
+            self.fusion = Fusion.from_json(fusion) if fusion else None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelMismatchError(self.path, f"invalid combined_fusion metadata ({exc})") from exc
         self.metrics: dict = json.loads(self.metadata["metrics"]) if "metrics" in self.metadata else {}
 
     def predict_raw(self, x: np.ndarray, z_fg: np.ndarray, batch_size: int = DEFAULT_BATCH) -> dict[str, np.ndarray]:
@@ -213,6 +253,7 @@ class CombinedDetector:
     name = "combined"
 
     def __init__(self, model: OnnxLineModel, physics=None, refine_above: float = 0.1):
+        # refine_above applies to the CNN's calibrated score (before any fusion with the fit).
         if physics is None:
             from .physics import PhysicsDetector
 
@@ -275,6 +316,18 @@ class CombinedDetector:
                     det.line_amplitude = np.asarray(fit.amplitude, dtype=np.float64)
                     if np.any(fitted):
                         det.line_sigma_a = float(fit.sigma_a[int(np.nanargmax(np.where(fitted, fit.snr, np.nan)))])
-            det.n_lines = int(np.sum((det.line_probability >= 0.5) & (np.nan_to_num(det.line_snr, nan=0.0) >= 3.0)))
             detections.append(det)
+        fusion = self.model.fusion
+        if fusion is not None and detections:
+            score_x, line_x = fusion_features(out["lens_logit"], out["line_prob"],
+                                              np.array([d.line_snr for d in detections]))
+            w = np.asarray(fusion.score_weights)
+            v = np.asarray(fusion.line_weights)                       # (12, 3)
+            fused_score = _sigmoid(score_x @ w[:2] + w[2])
+            fused_lines = _sigmoid(np.einsum("ncf,cf->nc", line_x, v[:, :2]) + v[:, 2])
+            for det, sc, lp in zip(detections, fused_score, fused_lines):
+                det.score = float(sc)
+                det.line_probability = lp
+        for det in detections:
+            det.n_lines = int(np.sum((det.line_probability >= 0.5) & (np.nan_to_num(det.line_snr, nan=0.0) >= 3.0)))
         return detections

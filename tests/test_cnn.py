@@ -138,3 +138,18 @@ def test_smoke_fit_writes_a_loadable_model_and_refuses_to_overwrite(tmp_path):
     assert json.loads((tmp_path / "card.json").read_text())["seed"] == 7
     assert "casiglo-train fit" in (tmp_path / "card.md").read_text()
     assert main(["export", "--model", str(out), "--out", str(onnx_path)]) == 2
+
+
+def test_shipped_keras_folder_and_shipped_onnx_are_the_same_model():
+    """models/casiglo-cnn-v1/ (the fine-tuning base) must be the network inside models/casiglo-cnn-v1.onnx."""
+    from casiglo_gui.core.inference import default_model_path
+    from training.finetune import DEFAULT_BASE
+
+    model, card = fit.load_trained(DEFAULT_BASE)
+    ort_model = OnnxLineModel(default_model_path())
+    assert ort_model.metadata["model_version"] == card["name"] == "casiglo-cnn-v1"
+    x, z_fg = _inputs(16, seed=5)
+    want = export.keras_outputs(inference_model(model), x, z_fg)
+    got = ort_model.predict_raw(x, z_fg[:, 0], batch_size=8)
+    np.testing.assert_allclose(got["line_prob"], want["line_prob"], atol=1e-4)
+    np.testing.assert_allclose(got["z_bg"], want["z_bg"][:, 0], atol=1e-4)

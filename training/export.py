@@ -129,8 +129,9 @@ def card_markdown(card: dict) -> str:
     lines_md = [
         f"# Model card: {card.get('model_version')}",
         "",
-        f"ONNX file `{card.get('onnx')}` ({card.get('onnx_bytes', 0) / 1e6:.2f} MB), Keras weights for fine-tuning "
-        f"alongside. Preprocessing `{card.get('preprocessing_version')}`; grid loglam0={card['grid']['loglam0']}, "
+        f"ONNX file `{card.get('onnx')}` ({card.get('onnx_bytes', 0) / 1e6:.2f} MB); Keras weights for fine-tuning "
+        f"in the folder `{card.get('model_version')}/` beside it (`model.keras` + `card.json`, the default base of "
+        f"`casiglo-train finetune`). Preprocessing `{card.get('preprocessing_version')}`; grid loglam0={card['grid']['loglam0']}, "
         f"dloglam={card['grid']['dloglam']}, npix={card['grid']['npix']}; line keys {', '.join(card['line_keys'])}.",
         "",
         "## What it is",

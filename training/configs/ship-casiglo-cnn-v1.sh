@@ -2,14 +2,15 @@
 # Ship sequence for casiglo-cnn-v1 (run from the repository root after training).
 set -euo pipefail
 export PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0
-PY=/work/main/.venv/bin/python
+PY=${PYTHON:-python}
 $PY -m training.cli export --model runs/casiglo-cnn-v1 --out runs/casiglo-cnn-v1-raw.onnx --version casiglo-cnn-v1 --force
 $PY -m training.cli evaluate --onnx runs/casiglo-cnn-v1-raw.onnx --out runs/eval-v1 --n ${N:-20000} --seed 20261124 \
     --calibrate --calibration-n ${NCAL:-4000} --calibration-seed 777
 mkdir -p models
 $PY -m training.cli export --model runs/casiglo-cnn-v1 --out models/casiglo-cnn-v1.onnx --version casiglo-cnn-v1 \
     --calibration runs/eval-v1/calibration.json --metrics runs/eval-v1/metrics.json --card models/casiglo-cnn-v1 --force
-cp runs/casiglo-cnn-v1/model.keras models/casiglo-cnn-v1.keras
-cp runs/casiglo-cnn-v1/history.json models/casiglo-cnn-v1-history.json
+# The Keras model folder (weights + fit card) is the base `casiglo-train finetune` starts from.
+mkdir -p models/casiglo-cnn-v1
+cp runs/casiglo-cnn-v1/model.keras runs/casiglo-cnn-v1/card.json runs/casiglo-cnn-v1/history.json models/casiglo-cnn-v1/
 for f in line_roc completeness_vs_snr dz_hist; do cp runs/eval-v1/$f.png models/casiglo-cnn-v1-$f.png; done
 ls -la models

@@ -1,6 +1,5 @@
 """The real inspector window, driven offscreen with pytest-qt: open, move, grade, refit, scan tables, cubes."""
 import argparse
-import csv
 import importlib.util
 import math
 import os
@@ -10,9 +9,10 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import Qt
 
+from scan_tables import write_scan
 from casiglo_gui import app as app_module
 from casiglo_gui.core.labels import LabelStore
-from casiglo_gui.core.lines import LINE_KEYS, REST_WAVELENGTHS_A
+from casiglo_gui.core.lines import REST_WAVELENGTHS_A
 from casiglo_gui.ui.keys import KEYMAP
 
 SAMPLE_COUNT = len([p for p in app_module.SAMPLE_DIR.iterdir() if p.name.endswith(".fits")])
@@ -23,17 +23,6 @@ def make_args(paths=(), **extra):
                   screenshot=None, screenshot_part="window", size="1200x800", start=None)
     values.update(extra)
     return argparse.Namespace(**values)
-
-
-def write_scan(path, rows):
-    columns = ["source", "object_id", "ra", "dec", "z_fg", "z_bg", "z_bg_err", "score", "n_lines", "status"]
-    columns += [f"p_{k}" for k in LINE_KEYS] + [f"snr_{k}" for k in LINE_KEYS]
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({c: row.get(c, "") for c in columns})
-    return path
 
 
 @pytest.fixture

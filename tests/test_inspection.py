@@ -1,5 +1,4 @@
 """The inspector's Qt-free state: queue building, movement, filters, progress, redshift, smoothing, stamps."""
-import csv
 import math
 import subprocess
 import sys
@@ -7,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 
+from scan_tables import write_scan
 from casiglo_gui.core import grid
 from casiglo_gui.core.detection import Detection
 from casiglo_gui.core.inspection import (
@@ -18,19 +18,6 @@ from casiglo_gui.core.lines import LINE_KEYS, REST_WAVELENGTHS_A
 from casiglo_gui.core.spectrum import GriddedSpectrum
 
 SPEC = "spec-0266-51602-0013.fits"
-
-
-def write_scan(path, rows):
-    columns = ["source", "object_id", "ra", "dec", "z_fg", "z_bg", "z_bg_err", "score", "n_lines", "status"]
-    columns += [f"p_{k}" for k in LINE_KEYS] + [f"snr_{k}" for k in LINE_KEYS]
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        for row in rows:
-            full = {c: "" for c in columns}
-            full.update(row)
-            writer.writerow(full)
-    return path
 
 
 def items(n):

@@ -4,8 +4,7 @@ import pytest
 
 from casiglo_gui.core import grid, preprocessing
 from casiglo_gui.core import lines as L
-from training.synthetic import (KINDS, ParametricBackground, SyntheticConfig, generate, generate_parallel,
-                                stream)
+from training.synthetic import KINDS, SyntheticConfig, generate, stream
 from training.synthetic.generator import LENS
 
 

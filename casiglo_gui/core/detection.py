@@ -48,3 +48,10 @@ class Detection:
     alternatives: list[tuple[float, float]] = field(default_factory=list)
     line_amplitude: np.ndarray | None = None
     line_sigma_a: float = float("nan")
+
+
+def as_batch_of_one(g) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(residual, ivar, z_fg, wdisp)`` of one GriddedSpectrum shaped as a batch of one for ``detect_batch``."""
+    wdisp = None if g.wdisp is None else np.asarray(g.wdisp, dtype=np.float32)[None, :]
+    return (np.asarray(g.residual)[None, :], np.asarray(g.ivar)[None, :],
+            np.array([g.z_fg], dtype=np.float64), wdisp)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import grid, lines, preprocessing
-from .detection import Detection
+from .detection import Detection, as_batch_of_one
 from .errors import ModelMismatchError
 
 MODEL_FILENAME = "casiglo-cnn-v1.onnx"
@@ -264,9 +264,8 @@ class CombinedDetector:
 
     def detect(self, g) -> Detection:
         """One :class:`~casiglo_gui.core.spectrum.GriddedSpectrum` (see :meth:`detect_batch`)."""
-        wdisp = None if g.wdisp is None else np.asarray(g.wdisp, dtype=np.float32)[None, :]
-        return self.detect_batch(np.asarray(g.residual)[None, :], np.asarray(g.ivar)[None, :],
-                                 np.array([g.z_fg], dtype=np.float64), wdisp=wdisp)[0]
+        residual, ivar, z_fg, wdisp = as_batch_of_one(g)
+        return self.detect_batch(residual, ivar, z_fg, wdisp=wdisp)[0]
 
     def detect_batch(self, residual: np.ndarray, ivar: np.ndarray, z_fg: np.ndarray,
                      wdisp: np.ndarray | None = None) -> list[Detection]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import grid
-from ..detection import Detection
+from ..detection import Detection, as_batch_of_one
 from ..lines import LINE_INDEX, N_LINES
 from ..spectrum import GriddedSpectrum
 from . import linesearch as ls
@@ -67,9 +67,8 @@ class PhysicsDetector:
     # ------------------------------------------------------------------ public API
     def detect(self, g: GriddedSpectrum) -> Detection:
         """Search one gridded spectrum (see :meth:`detect_batch`)."""
-        wdisp = None if g.wdisp is None else np.asarray(g.wdisp, dtype=np.float32)[None, :]
-        return self.detect_batch(np.asarray(g.residual)[None, :], np.asarray(g.ivar)[None, :],
-                                 np.array([g.z_fg], dtype=np.float64), wdisp=wdisp)[0]
+        residual, ivar, z_fg, wdisp = as_batch_of_one(g)
+        return self.detect_batch(residual, ivar, z_fg, wdisp=wdisp)[0]
 
     def detect_batch(self, residual: np.ndarray, ivar: np.ndarray, z_fg: np.ndarray,
                      wdisp: np.ndarray | None = None) -> list[Detection]:
@@ -171,7 +170,6 @@ class PhysicsDetector:
         sigma = np.asarray(ls.TRIAL_SIGMAS_PX, dtype=np.float32)[sig_idx]
         feats = ls.feature_snr(fl_s, nl, sigma)
         parts = [feats[..., ls.FEATURE_NAMES.index(name)] for name in scoring.UNBLENDED_FEATURES]
-        a, b = LINE_INDEX["oii_3727"], LINE_INDEX["oii_3730"]
         for name, members, lines in scoring.BLEND_GROUPS:
             if name == "oii":
                 primary, partner = self._oii_terms(sr, sub, feats[..., ls.FEATURE_NAMES.index("oii")], lines)

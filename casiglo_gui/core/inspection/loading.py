@@ -17,6 +17,8 @@ import numpy as np
 
 from ..detection import Detection
 from ..errors import CasigloError, ModelMismatchError, SpectrumReadError
+from ..inference import CombinedDetector, OnnxLineModel, default_model_path
+from ..physics import PhysicsDetector
 from ..preprocessing import to_model_grid
 from ..readers import identify_path, open_cube, read_spectra
 from ..spectrum import GriddedSpectrum, Spectrum
@@ -40,11 +42,7 @@ class DetectorSet:
         self.model_version = ""
         notes = []
         if use_physics:
-            try:
-                from ..physics import PhysicsDetector  # optional until the physics module is present
-                self.physics = PhysicsDetector()
-            except ImportError:
-                notes.append("physics line search not installed")
+            self.physics = PhysicsDetector()
         self._load_model(model_path, notes)
         if self.combined is not None:
             mode = f"model {self.model_version} + physics refit"
@@ -59,24 +57,14 @@ class DetectorSet:
         if model_path == "":
             notes.append("model disabled")
             return
-        try:
-            from .. import inference  # optional until the CNN module is present
-        except ImportError:
-            notes.append("no CNN inference module")
-            return
-        path = model_path
-        if path is None:
-            default = getattr(inference, "default_model_path", None)
-            path = default() if default is not None else None
-        if path is None or not Path(path).exists():
-            where = f" ({Path(path).parent.name}/{Path(path).name})" if path else ""
-            notes.append(f"no model installed{where}")
+        path = Path(model_path) if model_path is not None else default_model_path()
+        if not path.exists():
+            notes.append(f"no model installed ({path.parent.name}/{path.name})")
             return
         try:
-            model = inference.OnnxLineModel(path)
-            self.combined = inference.CombinedDetector(model, self.physics) if self.physics is not None \
-                else inference.CombinedDetector(model)
-            self.model_version = str(getattr(model, "version", "") or getattr(model, "model_version", ""))
+            model = OnnxLineModel(path)
+            self.combined = CombinedDetector(model, self.physics)
+            self.model_version = model.version
         except ModelMismatchError as exc:
             notes.append(f"model refused: {exc.reason}")
         except (CasigloError, OSError, ValueError, TypeError) as exc:

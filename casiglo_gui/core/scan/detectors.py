@@ -37,12 +37,10 @@ class DetectorSpec:
 
 def default_model_path() -> str | None:
     """The shipped/installed ONNX model, or None when this installation has none."""
-    try:
-        from ..inference import default_model_path as find
-    except ImportError:
-        return None
+    from ..inference import default_model_path as find
+
     path = find()
-    return str(path) if path is not None and os.path.exists(str(path)) else None
+    return str(path) if path.exists() else None
 
 
 def resolve_spec(kind: str | None, model_path: str | None, threads: int = 1) -> tuple[DetectorSpec, str]:
@@ -72,23 +70,14 @@ def build_detector(spec: DetectorSpec) -> Detector:
     if spec.kind == "physics":
         from ..physics import PhysicsDetector
         return PhysicsDetector()
-    try:
-        from ..inference import CombinedDetector, OnnxLineModel
-    except ImportError as exc:
-        raise DetectorUnavailableError(f"the CNN detector is not available in this installation ({exc})") from None
-    model = _make_model(OnnxLineModel, spec)
+    from ..inference import CombinedDetector, OnnxLineModel
+
+    model = OnnxLineModel(spec.model_path, threads=spec.threads)
     if spec.kind == "cnn":
         # The CNN's own z_bg, probabilities and matched-filter SNRs, with no least-squares refinement.
         return CombinedDetector(model, refine_above=float("inf"))
     from ..physics import PhysicsDetector
     return CombinedDetector(model, PhysicsDetector())
-
-
-def _make_model(cls, spec: DetectorSpec):
-    try:
-        return cls(spec.model_path, threads=spec.threads)
-    except TypeError:  # a model class without a thread option
-        return cls(spec.model_path)
 
 
 _CACHE: dict[DetectorSpec, Detector] = {}

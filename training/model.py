@@ -74,13 +74,14 @@ class RedshiftComb(layers.Layer):
 
     def call(self, line_map):
         # Beyond the red end there is no data: logit 0 there (neither evidence for nor against).
-        padded = ops.pad(line_map, [[0, 0], [0, self.pad], [0, 0]])
-        columns = []
-        for c, (lo, frac) in enumerate(zip(self.floors, self.fracs)):
-            a = padded[:, lo: lo + self.n_shifts, c: c + 1]
-            b = padded[:, lo + 1: lo + 1 + self.n_shifts, c: c + 1]
-            columns.append(a * (1.0 - frac) + b * frac)
-        return ops.concatenate(columns, axis=-1)
+        padded = ops.pad(line_map, [[0, 0], [0, self.pad + 1], [0, 0]])
+        # Interpolate all 12 channels at once on contiguous memory (per-line strided slices made the
+        # elementwise ops half of the CPU inference time), then take one integer slice per line.
+        frac = ops.convert_to_tensor(np.asarray(self.fracs, dtype="float32"))[None, None, :]
+        interpolated = padded[:, :-1, :] * (1.0 - frac) + padded[:, 1:, :] * frac
+        by_line = ops.transpose(interpolated, (0, 2, 1))  # (b, 12, P): each line's slice is contiguous
+        columns = [by_line[:, c: c + 1, lo: lo + self.n_shifts] for c, lo in enumerate(self.floors)]
+        return ops.transpose(ops.concatenate(columns, axis=1), (0, 2, 1))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.n_shifts, lines.N_LINES)

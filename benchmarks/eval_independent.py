@@ -110,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         results[name]["scan_seconds"] = seconds
         results[name]["detector"] = sentence
     manifest_path = os.path.join(args.set_dir, "set.json")
-    manifest = json.load(open(manifest_path, encoding="utf-8")) if os.path.exists(manifest_path) else {}
+    manifest = {}
+    if os.path.exists(manifest_path):
+        with open(manifest_path, encoding="utf-8") as handle:
+            manifest = json.load(handle)
     command = "PYTHONPATH=. python benchmarks/eval_independent.py " + " ".join(
         sys.argv[1:] if argv is None else argv)
     print(f"independent set {args.set_dir}: seed {manifest.get('seed')}, n {len(truth)}, "

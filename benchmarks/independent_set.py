@@ -36,13 +36,15 @@ def main(argv: list[str] | None = None) -> int:
                          "present, else tests/data/sdss)")
     ap.add_argument("--linelist", default=None, help="MaNGA DAP DAPEML par file (vacuum); default: the "
                     "shared mangadap_elpmpl11.par when present, else the built-in copy")
+    ap.add_argument("--keep-all-bases", action="store_true",
+                    help="do not leave out the bases listed in EXCLUDED_BASES (possible real background sources)")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     if args.n < 1:
         ap.error("--n must be at least 1")
     folder = args.bases or (SHARED_BASES if os.path.isdir(SHARED_BASES) else REPO_BASES)
     t0 = time.perf_counter()
-    bases, skipped = select_bases(folder)
+    bases, skipped = select_bases(folder, {} if args.keep_all_bases else None)
     lines = load_line_list(args.linelist)
     if not args.quiet:
         print(f"bases: {len(bases)} kept from {folder}, {len(skipped)} left out", file=sys.stderr)

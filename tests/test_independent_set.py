@@ -44,6 +44,8 @@ def test_bases_are_readable_galaxies_with_a_sure_redshift(bases):
     assert skipped["spec-1931-53358-0251.fits"].startswith("class QSO")
     assert skipped["spec-3586-55181-0003.fits"] == "ZWARNING=4"
     assert "not a recognised spectrum file" in skipped["ppxf_NGC3522_SDSS_DR8.fits"]
+    assert "possible real background source" in skipped["spec-3650-55244-0007.fits"]
+    assert "spec-3650-55244-0007.fits" in {os.path.basename(b.path) for b in select_bases(SDSS, {})[0]}
 
 
 def test_files_read_and_truth_is_consistent(small_set, bases):

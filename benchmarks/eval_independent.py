@@ -68,6 +68,13 @@ def comparison_table(results: dict[str, dict]) -> str:
         ("  median |dz|", [f"{r['redshift']['median_abs_dz']:.2e}" for r in results.values()]),
         ("  catastrophic |dz| > 1e-3", [_pct(r["redshift"]["catastrophic_frac_dz_gt_1e-3"])
                                         for r in results.values()]),
+    ]
+    if "redshift_by_sigma_v" in first:
+        for b in first["redshift_by_sigma_v"]:
+            rows.append((f"  |dz| < 1e-4, sigma_v {b}",
+                         [f"{_pct(r['redshift_by_sigma_v'][b]['frac_dz_lt_1e-4'])} "
+                          f"(n={r['redshift_by_sigma_v'][b]['n_detected']})" for r in results.values()]))
+    rows += [
         ("error rows", [str(r["n_error_rows"]) for r in results.values()]),
         ("scan wall time", [f"{r.get('scan_seconds', float('nan')):.0f} s" for r in results.values()]),
     ]

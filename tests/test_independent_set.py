@@ -150,11 +150,11 @@ def test_line_list_is_vacuum_and_matches_the_contract(tmp_path):
 def _hand_made_tables():
     keys = {f"flux_{k}": 0.0 for k in LINE_KEYS} | {f"snr_{k}": 0.0 for k in LINE_KEYS}
     truth = pd.DataFrame([
-        {"file": "a", "kind": "lens", "z_fg": 0.3, "z_bg": 0.80000, "snr_max": 12.0, **keys,
+        {"file": "a", "kind": "lens", "z_fg": 0.3, "z_bg": 0.80000, "snr_max": 12.0, "sigma_v_kms": 40, **keys,
          "flux_halpha": 5.0, "snr_halpha": 9.0},
         {"file": "b", "kind": "lens", "z_fg": 0.3, "z_bg": 0.70000, "snr_max": 4.0, **keys,
          "flux_halpha": 1.0, "snr_halpha": 2.0},
-        {"file": "c", "kind": "lens", "z_fg": 0.3, "z_bg": 0.60000, "snr_max": 25.0, **keys,
+        {"file": "c", "kind": "lens", "z_fg": 0.3, "z_bg": 0.60000, "snr_max": 25.0, "sigma_v_kms": 170, **keys,
          "flux_halpha": 5.0, "snr_halpha": 6.0},
         {"file": "d", "kind": "lens", "z_fg": 0.3, "z_bg": 0.50000, "snr_max": 8.0, **keys},
         {"file": "e", "kind": "untouched", "z_fg": 0.3, "z_bg": np.nan, "snr_max": 0.0, **keys},
@@ -187,6 +187,9 @@ def test_metrics_give_known_answers_on_a_hand_made_table():
     assert z["n_detected"] == 2 and z["frac_dz_lt_1e-4"] == 0.5
     assert z["median_abs_dz"] == pytest.approx((5e-5 + 2e-3) / 2)
     assert z["catastrophic_frac_dz_gt_1e-3"] == 0.5
+    by_width = m["redshift_by_sigma_v"]
+    assert by_width["30-60 km/s"]["frac_dz_lt_1e-4"] == 1.0 and by_width["150-200 km/s"]["frac_dz_lt_1e-4"] == 0.0
+    assert by_width["60-100 km/s"]["n_detected"] == 0
     halpha = m["per_line"]["halpha"]
     # absent: d (error -> 0), e 0.1, f 0.3, g 0.2 -> threshold 0.3; present (SNR>=4): a 0.8, c 0.25
     assert halpha["n_present"] == 2 and halpha["threshold"] == 0.3 and halpha["recall"] == 0.5

@@ -24,6 +24,7 @@ LINE_FPR = 0.02
 LINE_SNR_MIN = 4.0
 LENS_SNR_MIN = 6.0
 MIN_LINES_FOR_WORST = 20  # a recall from fewer present lines is too noisy to call the worst
+SIGMA_V_BINS = ((30.0, 60.0), (60.0, 100.0), (100.0, 150.0), (150.0, 200.0))
 SNR_BINS = ((3.0, 6.0), (6.0, 10.0), (10.0, 20.0), (20.0, 30.0001))
 
 
@@ -70,6 +71,12 @@ def _fraction(mask: np.ndarray) -> float:
     return float(np.mean(mask)) if mask.size else float("nan")
 
 
+def _redshift_summary(dz: np.ndarray) -> dict:
+    return {"n_detected": int(dz.size), "frac_dz_lt_1e-4": _fraction(dz < 1e-4),
+            "median_abs_dz": float(np.median(dz)) if dz.size else float("nan"),
+            "catastrophic_frac_dz_gt_1e-3": _fraction(dz > 1e-3)}
+
+
 def evaluate(truth: pd.DataFrame, scan: pd.DataFrame) -> dict:
     """All metrics of one detector's scan table against ``truth`` (see the module docstring)."""
     t = join(truth, scan)
@@ -99,9 +106,13 @@ def evaluate(truth: pd.DataFrame, scan: pd.DataFrame) -> dict:
     z_scan = pd.to_numeric(t["z_bg_scan"], errors="coerce").to_numpy(dtype=np.float64)
     dz = np.abs(z_scan - z_true)[lens & detected]
     dz = np.where(np.isfinite(dz), dz, np.inf)
-    out["redshift"] = {"n_detected": int(dz.size), "frac_dz_lt_1e-4": _fraction(dz < 1e-4),
-                       "median_abs_dz": float(np.median(dz)) if dz.size else float("nan"),
-                       "catastrophic_frac_dz_gt_1e-3": _fraction(dz > 1e-3)}
+    out["redshift"] = _redshift_summary(dz)
+    if "sigma_v_kms" in t:
+        # Line width limits z precision (a 200 km/s line at SNR 6 carries ~1e-4 of statistical error).
+        sigma_v = pd.to_numeric(t["sigma_v_kms"], errors="coerce").to_numpy(dtype=np.float64)[lens & detected]
+        out["redshift_by_sigma_v"] = {
+            f"{lo:g}-{hi:g} km/s": _redshift_summary(dz[(sigma_v >= lo) & (sigma_v < hi + 1e-9)])
+            for lo, hi in SIGMA_V_BINS}
     per_line, hits, total = {}, 0, 0
     for key in LINE_KEYS:
         p = np.where(ok, pd.to_numeric(t[f"p_{key}"], errors="coerce").fillna(0.0).to_numpy(), 0.0)

@@ -12,7 +12,7 @@ the good pixels (ivar > 0) within +-2 sigma of the line centre,
 
 where phi is the unit-area profile and dl_i the pixel width in Angstrom; the numerator is the part of
 the line's flux that falls on usable pixels of the window. A line whose window has fewer good pixels
-than half its pixels counts as not observable (SNR 0). For a Gaussian on flat noise this is ~0.85-0.9
+than half its pixels counts as not observable (SNR 0). For a Gaussian on flat noise this is ~0.9 (0.88-0.95)
 times the matched-filter SNR.
 """
 from __future__ import annotations

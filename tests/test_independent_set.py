@@ -147,6 +147,14 @@ def test_line_list_is_vacuum_and_matches_the_contract(tmp_path):
         assert parse_dap_par(DEFAULT_PAR).wavelengths == pytest.approx(BUILTIN_VACUUM_A, abs=1e-6)
 
 
+def test_line_list_falls_back_to_the_built_in_vacuum_table(monkeypatch, tmp_path):
+    from benchmarks.independent import linelist
+
+    monkeypatch.setattr(linelist, "DEFAULT_PAR", str(tmp_path / "absent.par"))
+    fallback = linelist.load_line_list()
+    assert fallback.wavelengths == BUILTIN_VACUUM_A and "built-in" in fallback.source
+
+
 def _hand_made_tables():
     keys = {f"flux_{k}": 0.0 for k in LINE_KEYS} | {f"snr_{k}": 0.0 for k in LINE_KEYS}
     truth = pd.DataFrame([

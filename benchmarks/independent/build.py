@@ -30,7 +30,6 @@ RECIPE_VERSION = "casiglo-indep-1"
 KIND_PROBABILITIES: dict[str, float] = {
     "lens": 0.5, "untouched": 0.1, "fg_emission": 0.1, "single_line": 0.1, "cosmic": 0.1, "sky_residual": 0.1,
 }
-NEGATIVE_KINDS = tuple(k for k in KIND_PROBABILITIES if k != "lens")
 SNR_RANGE = (3.0, 30.0)            # strongest-line aperture SNR, log-uniform
 SIGMA_V_RANGE_KMS = (30.0, 200.0)  # intrinsic velocity dispersion, log-uniform
 DELTA_Z_RANGE = (0.05, 0.8)        # z_bg - z_fg, uniform
@@ -127,6 +126,9 @@ def load_base(path: str) -> BaseSpectrum | str:
         data_offset = int(hdul.fileinfo(1)["datLoc"])
         row_dtype = hdul[1].data.dtype
         flux_field = {n.lower(): n for n in hdul[1].columns.names}["flux"]
+    rows = np.ndarray(shape=flux.shape, dtype=row_dtype, buffer=template, offset=data_offset)
+    if not np.array_equal(rows[flux_field].astype(np.float64), flux, equal_nan=True):
+        return "COADD rows are not plain fixed-width records (cannot patch the flux column)"
     ivar = np.where(np.isfinite(ivar) & (ivar > 0), ivar, 0.0)
     base = BaseSpectrum(
         path=path, object_id=spectrum.object_id, z_fg=float(spectrum.z_fg), survey=spectrum.survey,

@@ -26,7 +26,7 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from benchmarks.independent.metrics import evaluate  # noqa: E402
+from benchmarks.independent.metrics import common_redshift, evaluate, lens_outcomes  # noqa: E402
 from casiglo_gui.core.lines import LINE_KEYS  # noqa: E402
 from casiglo_gui.core.scan import expand_inputs, resolve_spec, run_scan  # noqa: E402
 
@@ -51,6 +51,13 @@ def comparison_table(results: dict[str, dict]) -> str:
     for b in first["completeness_by_snr"]:
         rows.append((f"  completeness, SNR {b} (n={first['completeness_by_snr'][b]['n']})",
                      [_pct(r["completeness_by_snr"][b]["completeness"]) for r in results.values()]))
+    for b in first["completeness_by_z_bg"]:
+        rows.append((f"  completeness, z_bg {b} (n={first['completeness_by_z_bg'][b]['n']})",
+                     [_pct(r["completeness_by_z_bg"][b]["completeness"]) for r in results.values()]))
+    for k in first["completeness_by_strongest_line"]:
+        rows.append((f"  completeness, strongest line {k} (n={first['completeness_by_strongest_line'][k]['n']})",
+                     [_pct(r["completeness_by_strongest_line"].get(k, {}).get("completeness", float("nan")))
+                      for r in results.values()]))
     for k in first["fpr_by_kind"]:
         rows.append((f"  FPR {k} (n={first['fpr_by_kind'][k]['n']})",
                      [_pct(r["fpr_by_kind"][k]["fpr"]) for r in results.values()]))
@@ -69,6 +76,14 @@ def comparison_table(results: dict[str, dict]) -> str:
         ("  catastrophic |dz| > 1e-3", [_pct(r["redshift"]["catastrophic_frac_dz_gt_1e-3"])
                                         for r in results.values()]),
     ]
+    if "redshift_common" in first:
+        n_common = first["redshift_common"]["n_detected"]
+        rows += [
+            (f"  |dz| < 1e-4 on lenses all detect (n={n_common})",
+             [_pct(r["redshift_common"]["frac_dz_lt_1e-4"]) for r in results.values()]),
+            ("  median |dz| on lenses all detect",
+             [f"{r['redshift_common']['median_abs_dz']:.2e}" for r in results.values()]),
+        ]
     if "redshift_by_sigma_v" in first:
         for b in first["redshift_by_sigma_v"]:
             rows.append((f"  |dz| < 1e-4, sigma_v {b}",
@@ -103,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: {len(files)} spec files in {args.set_dir} but {len(truth)} truth rows",
               file=sys.stderr)
     results: dict[str, dict] = {}
+    outcomes = {}
     for name in args.detector:
         table = os.path.join(out_dir, f"scan_{name}.csv")
         spec, sentence = resolve_spec(name, args.model)
@@ -114,8 +130,12 @@ def main(argv: list[str] | None = None) -> int:
             seconds = time.perf_counter() - t0
         scan = pd.read_csv(table, keep_default_na=False, na_values={c: [""] for c in ("score", "z_bg")})
         results[name] = evaluate(truth, scan)
+        outcomes[name] = lens_outcomes(truth, scan)
         results[name]["scan_seconds"] = seconds
         results[name]["detector"] = sentence
+    if len(outcomes) > 1:
+        for name, summary in common_redshift(outcomes).items():
+            results[name]["redshift_common"] = summary
     manifest_path = os.path.join(args.set_dir, "set.json")
     manifest = {}
     if os.path.exists(manifest_path):

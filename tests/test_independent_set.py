@@ -13,7 +13,8 @@ from benchmarks.independent.build import (KIND_PROBABILITIES, build_set, draw_fi
                                           write_spec)
 from benchmarks.independent.inject import snr_per_unit_flux
 from benchmarks.independent.linelist import BUILTIN_VACUUM_A, DEFAULT_PAR, LineList, parse_dap_par
-from benchmarks.independent.metrics import evaluate, roc_auc, threshold_at_fpr
+from benchmarks.independent.metrics import (common_redshift, evaluate, lens_outcomes, roc_auc,
+                                            threshold_at_fpr)
 from benchmarks.independent.nebular import ccm89_k, draw_ratios
 from casiglo_gui.core.lines import LINE_KEYS, REST_WAVELENGTHS_A
 from casiglo_gui.core.readers import read_spectrum
@@ -202,6 +203,18 @@ def test_metrics_give_known_answers_on_a_hand_made_table():
     # absent: d (error -> 0), e 0.1, f 0.3, g 0.2 -> threshold 0.3; present (SNR>=4): a 0.8, c 0.25
     assert halpha["n_present"] == 2 and halpha["threshold"] == 0.3 and halpha["recall"] == 0.5
     assert m["per_line"]["hbeta"]["n_present"] == 0
+    assert m["completeness_by_z_bg"]["0.5-0.8"] == {"n": 3, "completeness": 1 / 3}  # b, c, d: only c found
+    assert m["completeness_by_strongest_line"] == {}  # the hand-made truth names no strongest line
+
+
+def test_redshift_is_compared_on_the_lenses_every_detector_finds():
+    truth, scan = _hand_made_tables()
+    other = scan.copy()
+    other.loc[0, "score"] = 0.05                        # this detector misses lens a
+    other.loc[2, "z_bg"] = 0.60001                      # and gets c right
+    both = common_redshift({"one": lens_outcomes(truth, scan), "two": lens_outcomes(truth, other)})
+    assert both["one"]["n_detected"] == both["two"]["n_detected"] == 1   # only c is found by both
+    assert both["one"]["frac_dz_lt_1e-4"] == 0.0 and both["two"]["frac_dz_lt_1e-4"] == 1.0
 
 
 def test_threshold_and_auc_helpers():

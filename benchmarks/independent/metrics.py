@@ -9,6 +9,8 @@ Definitions (docs/independent_eval.md):
   that background line above it (negatives included, foreground emission among them), applied to files
   whose injected line has SNR >= 4. Files with the line injected below SNR 4 are left out of both sides.
 - Redshift among detected lenses: |z_bg - z_true|; a detected lens without a z_bg counts as off by inf.
+  Detectors detect different lenses (a weaker detector keeps the brighter ones), so
+  ``common_redshift`` compares them on the lenses all of them detect.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ LINE_FPR = 0.02
 LINE_SNR_MIN = 4.0
 LENS_SNR_MIN = 6.0
 MIN_LINES_FOR_WORST = 20  # a recall from fewer present lines is too noisy to call the worst
+Z_BG_BINS = ((0.0, 0.5), (0.5, 0.8), (0.8, 1.0), (1.0, 1.2), (1.2, 1.4), (1.4, 3.0))
 SIGMA_V_BINS = ((30.0, 60.0), (60.0, 100.0), (100.0, 150.0), (150.0, 200.0))
 SNR_BINS = ((3.0, 6.0), (6.0, 10.0), (10.0, 20.0), (20.0, 30.0001))
 
@@ -77,6 +80,26 @@ def _redshift_summary(dz: np.ndarray) -> dict:
             "catastrophic_frac_dz_gt_1e-3": _fraction(dz > 1e-3)}
 
 
+def lens_outcomes(truth: pd.DataFrame, scan: pd.DataFrame) -> pd.DataFrame:
+    """Per lens file: ``detected`` at the 1%-FPR threshold and ``abs_dz`` (inf without a z_bg)."""
+    t = join(truth, scan)
+    ok = (t["status"] == "ok").to_numpy()
+    score = np.where(ok, pd.to_numeric(t["score"], errors="coerce").fillna(0.0).to_numpy(), 0.0)
+    lens = (t["kind"] == "lens").to_numpy()
+    detected = score > threshold_at_fpr(score[~lens], LENS_FPR)
+    z_scan = pd.to_numeric(t["z_bg_scan"], errors="coerce").to_numpy(dtype=np.float64)
+    dz = np.abs(z_scan - t["z_bg"].to_numpy(dtype=np.float64))
+    return pd.DataFrame({"file": t["file"][lens].to_numpy(), "detected": detected[lens],
+                         "abs_dz": np.where(np.isfinite(dz), dz, np.inf)[lens]})
+
+
+def common_redshift(outcomes: dict[str, pd.DataFrame]) -> dict:
+    """Redshift accuracy of each detector on the lenses that ALL of them detect (a like-for-like set)."""
+    names = list(outcomes)
+    common = np.logical_and.reduce([outcomes[n]["detected"].to_numpy() for n in names])
+    return {n: _redshift_summary(outcomes[n]["abs_dz"].to_numpy()[common]) for n in names}
+
+
 def evaluate(truth: pd.DataFrame, scan: pd.DataFrame) -> dict:
     """All metrics of one detector's scan table against ``truth`` (see the module docstring)."""
     t = join(truth, scan)
@@ -87,6 +110,8 @@ def evaluate(truth: pd.DataFrame, scan: pd.DataFrame) -> dict:
     snr_max = t["snr_max"].to_numpy(dtype=np.float64)
     thr = threshold_at_fpr(score[~lens], LENS_FPR)
     detected = score > thr
+    z_true = t["z_bg"].to_numpy(dtype=np.float64)
+    strongest = t["strongest_line"].to_numpy() if "strongest_line" in t else np.array([""] * len(t))
     out: dict = {
         "n_files": int(len(t)), "n_lenses": int(lens.sum()), "n_negatives": int((~lens).sum()),
         "n_error_rows": int((~ok).sum()),
@@ -99,10 +124,17 @@ def evaluate(truth: pd.DataFrame, scan: pd.DataFrame) -> dict:
             f"{lo:g}-{min(hi, 30):g}": {"n": int((lens & (snr_max >= lo) & (snr_max < hi)).sum()),
                                         "completeness": _fraction(detected[lens & (snr_max >= lo) & (snr_max < hi)])}
             for lo, hi in SNR_BINS},
+        "completeness_by_z_bg": {
+            f"{lo:g}-{hi:g}": {"n": int((lens & (z_true >= lo) & (z_true < hi)).sum()),
+                               "completeness": _fraction(detected[lens & (z_true >= lo) & (z_true < hi)])}
+            for lo, hi in Z_BG_BINS},
+        "completeness_by_strongest_line": {
+            key: {"n": int((lens & (strongest == key)).sum()),
+                  "completeness": _fraction(detected[lens & (strongest == key)])}
+            for key in LINE_KEYS if (lens & (strongest == key)).any()},
         "fpr_by_kind": {k: {"n": int((kind == k).sum()), "fpr": _fraction(detected[kind == k])}
                         for k in sorted(set(kind) - {"lens"})},
     }
-    z_true = t["z_bg"].to_numpy(dtype=np.float64)
     z_scan = pd.to_numeric(t["z_bg_scan"], errors="coerce").to_numpy(dtype=np.float64)
     dz = np.abs(z_scan - z_true)[lens & detected]
     dz = np.where(np.isfinite(dz), dz, np.inf)

@@ -1,0 +1,80 @@
+"""A worker process that dies costs the scan nothing but the row of the file that killed it.
+
+The local engine's pool breaks as a whole when one worker dies; these tests check that the chunks
+that happened to be in flight with the culprit (before it in the window too) keep their real rows.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from scan_crash_task import crash_on_poison
+
+from casiglo_gui.core.scan import DetectorSpec
+from casiglo_gui.core.scan.chunk import ChunkConfig
+from casiglo_gui.core.scan.columns import COLUMN_INDEX
+from casiglo_gui.core.scan.engines import run_inline, run_process_pool
+
+DATA = Path(__file__).parent / "data"
+CONFIG = ChunkConfig(detector=DetectorSpec("physics"), batch_size=4)
+CHUNK_SIZE = 2
+WORKERS = 2  # so 4 chunks in flight: the culprit is not the head of the window
+
+
+def _spec_files() -> list[Path]:
+    return sorted((DATA / "sdss").glob("spec-*.fits"))
+
+
+def _inputs(folder: Path, special: dict[int, str]) -> list[str]:
+    """Copies of the real spec files; ``special[i]`` renames input ``i`` (e.g. to spec-POISON.fits)."""
+    paths = []
+    for i, source in enumerate(_spec_files()[:8]):
+        target = folder / special.get(i, source.name)
+        shutil.copy(source, target)
+        paths.append(str(target))
+    return paths
+
+
+def _chunks(paths: list[str]) -> list[tuple[int, list[str]]]:
+    return [(i // CHUNK_SIZE, paths[i:i + CHUNK_SIZE]) for i in range(0, len(paths), CHUNK_SIZE)]
+
+
+def _rows_per_input(results) -> list[list[list[str]]]:
+    results = list(results)
+    assert [r.index for r in results] == list(range(len(results)))  # chunk order, none twice
+    return [rows for result in results for rows in result.rows_per_input]
+
+
+def test_a_poison_file_costs_only_its_own_row(tmp_path):
+    poison = 5  # in the 3rd chunk of a 4-chunk window
+    paths = _inputs(tmp_path, {poison: "spec-POISON.fits"})
+    assert len(paths) == 8
+    expected = _rows_per_input(run_inline(_chunks(paths), CONFIG))
+
+    got = _rows_per_input(run_process_pool(_chunks(paths), CONFIG, WORKERS, task=crash_on_poison))
+
+    assert len(got) == len(paths)
+    for i, (rows, reference) in enumerate(zip(got, expected)):
+        if i == poison:
+            assert len(rows) == 1
+            assert rows[0][0] == paths[poison]
+            assert rows[0][COLUMN_INDEX["status"]] == "error: worker process died while reading this file"
+        else:
+            assert rows == reference, f"input {i} ({paths[i]}) lost its rows"
+    assert _n_ok(got) == _n_ok(expected) - 1  # the poison file is a good spectrum run inline
+
+
+def _n_ok(rows_per_input) -> int:
+    return sum(row[COLUMN_INDEX["status"]] == "ok" for rows in rows_per_input for row in rows)
+
+
+def test_a_worker_that_dies_once_changes_nothing(tmp_path):
+    flaky = 3  # in the 2nd chunk
+    paths = _inputs(tmp_path, {flaky: "spec-FLAKY.fits"})
+    expected = _rows_per_input(run_inline(_chunks(paths), CONFIG))
+
+    got = _rows_per_input(run_process_pool(_chunks(paths), CONFIG, WORKERS, task=crash_on_poison))
+
+    assert Path(paths[flaky] + ".died").exists()  # the worker did die once
+    assert got == expected

@@ -14,7 +14,7 @@ from scan_crash_task import crash_on_poison
 from casiglo_gui.core.scan import DetectorSpec
 from casiglo_gui.core.scan.chunk import ChunkConfig
 from casiglo_gui.core.scan.columns import COLUMN_INDEX
-from casiglo_gui.core.scan.engines import run_inline, run_process_pool
+from casiglo_gui.core.scan.engines import run_dask, run_inline, run_process_pool
 
 DATA = Path(__file__).parent / "data"
 CONFIG = ChunkConfig(detector=DetectorSpec("physics"), batch_size=4)
@@ -78,3 +78,25 @@ def test_a_worker_that_dies_once_changes_nothing(tmp_path):
 
     assert Path(paths[flaky] + ".died").exists()  # the worker did die once
     assert got == expected
+
+
+def test_dask_a_poison_file_costs_only_its_own_row(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    poison = 2
+    paths = _inputs(tmp_path, {poison: "spec-POISON.fits"})[:6]
+    expected = _rows_per_input(run_inline(_chunks(paths), CONFIG))
+    # One death is enough for the scheduler to give a task up (default: 3), to keep the test short.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None, local_directory=str(tmp_path / "dask")) as cluster:
+            results = run_dask(_chunks(paths), CONFIG, cluster.scheduler_address, task=crash_on_poison)
+            got = _rows_per_input(results)
+
+    for i, (rows, reference) in enumerate(zip(got, expected, strict=True)):
+        if i == poison:
+            assert [row[COLUMN_INDEX["status"]] for row in rows] == [
+                "error: worker process died while reading this file"]
+        else:
+            assert rows == reference, f"input {i} ({paths[i]}) lost its rows"

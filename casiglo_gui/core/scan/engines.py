@@ -172,12 +172,18 @@ def run_process_pool(chunks: Iterable[Chunk], config: ChunkConfig, workers: int,
         pool.executor.shutdown(wait=True, cancel_futures=True)
 
 
-def run_dask(chunks: Iterable[Chunk], config: ChunkConfig, scheduler: str) -> Iterator[ChunkResult]:
+def run_dask(chunks: Iterable[Chunk], config: ChunkConfig, scheduler: str,
+             task: Callable = process_chunk) -> Iterator[ChunkResult]:
     """Process the chunks on the Dask distributed cluster at ``scheduler``; results in chunk order.
 
-    The workers must be able to import ``casiglo_gui`` and read the input paths themselves.
+    The workers must be able to import ``casiglo_gui`` and read the input paths themselves. A chunk
+    whose task keeps killing its worker (the scheduler gives up after
+    ``distributed.scheduler.allowed-failures`` deaths: ``KilledWorker``) is run again file by file, and
+    only a file that does the same on its own gets ``error: worker process died while reading this
+    file``; the other chunks are not affected (Dask retries them on the remaining workers).
+    ``task`` is the per-chunk function, as for :func:`run_process_pool`.
     """
-    from distributed import Client
+    from distributed import Client, KilledWorker
 
     run_id = uuid.uuid4().hex[:12]
     with Client(scheduler, set_as_default=False) as client:
@@ -185,21 +191,35 @@ def run_dask(chunks: Iterable[Chunk], config: ChunkConfig, scheduler: str) -> It
         chunks = iter(chunks)
         window: deque = deque()
 
+        def one_by_one(index: int, paths: list[str]) -> ChunkResult:
+            parts = []
+            for i, path in enumerate(paths):
+                future = client.submit(task, index, [path], config, key=f"casiglo-scan-{run_id}-{index}-{i}")
+                try:
+                    parts.append(future.result())
+                except KilledWorker:
+                    parts.append(error_chunk(index, [path], WORKER_DIED))
+            return _merge(index, parts)
+
         def fill():
             while len(window) < 2 * n_workers:
                 chunk = next(chunks, None)
                 if chunk is None:
                     return
-                window.append(client.submit(process_chunk, chunk[0], chunk[1], config,
-                                            key=f"casiglo-scan-{run_id}-{chunk[0]}", retries=1))
+                window.append((chunk, client.submit(task, chunk[0], chunk[1], config,
+                                                    key=f"casiglo-scan-{run_id}-{chunk[0]}", retries=1)))
 
         fill()
         try:
             while window:
-                result = window[0].result()
+                (index, paths), future = window[0]
+                try:
+                    result = future.result()
+                except KilledWorker:
+                    result = one_by_one(index, paths)
                 window.popleft()
                 yield result
                 fill()
         finally:
-            for future in window:
+            for _, future in window:
                 future.cancel()

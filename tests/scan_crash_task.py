@@ -5,7 +5,10 @@ they start with the parent's ``sys.path``, which has ``tests/`` on it under pyte
 
 - a file whose name contains ``POISON`` kills the worker every time it is read;
 - a file whose name contains ``FLAKY`` kills it only the first time (a transient death, like being
-  killed for memory because of a neighbour): a marker file ``<path>.died`` remembers it.
+  killed for memory because of a neighbour).
+
+Before dying, the worker leaves a marker file ``<path>.died`` (which is how FLAKY remembers, and how a
+test knows a death has happened).
 """
 from __future__ import annotations
 
@@ -18,9 +21,7 @@ def crash_on_poison(index: int, paths: list[str], config: ChunkConfig) -> ChunkR
     """``process_chunk``, except that the worker dies (exit status 3) on a poison or flaky file."""
     for path in paths:
         name = os.path.basename(path)
-        if "POISON" in name:
-            os._exit(3)
-        if "FLAKY" in name and not os.path.exists(path + ".died"):
+        if "POISON" in name or ("FLAKY" in name and not os.path.exists(path + ".died")):
             with open(path + ".died", "w"):
                 pass
             os._exit(3)

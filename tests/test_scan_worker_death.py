@@ -5,15 +5,17 @@ that happened to be in flight with the culprit (before it in the window too) kee
 """
 from __future__ import annotations
 
+import functools
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 from scan_crash_task import crash_on_poison
 
-from casiglo_gui.core.scan import DetectorSpec
+from casiglo_gui.core.scan import DetectorSpec, pipeline, run_scan
 from casiglo_gui.core.scan.chunk import ChunkConfig
-from casiglo_gui.core.scan.columns import COLUMN_INDEX
+from casiglo_gui.core.scan.columns import COLUMN_INDEX, error_row
 from casiglo_gui.core.scan.engines import run_dask, run_inline, run_process_pool
 
 DATA = Path(__file__).parent / "data"
@@ -69,15 +71,42 @@ def _n_ok(rows_per_input) -> int:
     return sum(row[COLUMN_INDEX["status"]] == "ok" for rows in rows_per_input for row in rows)
 
 
-def test_a_worker_that_dies_once_changes_nothing(tmp_path):
+def test_a_worker_that_dies_once_changes_nothing(tmp_path, monkeypatch):
     flaky = 3  # in the 2nd chunk
     paths = _inputs(tmp_path, {flaky: "spec-FLAKY.fits"})
-    expected = _rows_per_input(run_inline(_chunks(paths), CONFIG))
-
-    got = _rows_per_input(run_process_pool(_chunks(paths), CONFIG, WORKERS, task=crash_on_poison))
+    inline_table = tmp_path / "inline.csv"
+    run_scan(paths, str(inline_table), CONFIG.detector, workers=1, chunk_size=CHUNK_SIZE,
+             batch_size=CONFIG.batch_size, progress=False)
+    # The whole scan (ordered writer, progress file, summary) with the crashing task in the workers.
+    monkeypatch.setattr(pipeline, "run_process_pool", functools.partial(run_process_pool, task=crash_on_poison))
+    pool_table = tmp_path / "pool.csv"
+    summary = run_scan(paths, str(pool_table), CONFIG.detector, workers=WORKERS, chunk_size=CHUNK_SIZE,
+                       batch_size=CONFIG.batch_size, progress=False)
 
     assert Path(paths[flaky] + ".died").exists()  # the worker did die once
-    assert got == expected
+    assert pool_table.read_bytes() == inline_table.read_bytes()
+    assert summary.n_rows == len(paths)
+
+
+def test_a_death_noticed_when_submitting_the_next_chunk(tmp_path):
+    # One worker: chunk 0 finishes, then chunk 1 kills the worker while this side still holds chunk
+    # 0's result, so the next chunk is submitted to a pool that is already broken.
+    poison = 3
+    paths = _inputs(tmp_path, {poison: "spec-POISON.fits"})[:6]
+    expected = _rows_per_input(run_inline(_chunks(paths), CONFIG))
+
+    results = run_process_pool(_chunks(paths), CONFIG, 1, task=crash_on_poison)
+    got = [next(results)]
+    deadline = time.monotonic() + 60
+    while not Path(paths[poison] + ".died").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # let the pool notice its dead worker
+    got += list(results)
+
+    rows_per_input = _rows_per_input(got)
+    assert rows_per_input[poison] == [
+        error_row(paths[poison], "worker process died while reading this file")]
+    assert rows_per_input[:poison] + rows_per_input[poison + 1:] == expected[:poison] + expected[poison + 1:]
 
 
 def test_dask_a_poison_file_costs_only_its_own_row(tmp_path):

@@ -2,6 +2,8 @@
 
 The local engine's pool breaks as a whole when one worker dies; these tests check that the chunks
 that happened to be in flight with the culprit (before it in the window too) keep their real rows.
+On Dask a chunk given up after its worker died (``KilledWorker``) must likewise cost only the culprit.
+The crashing per-chunk task is ``tests/scan_crash_task.py``.
 """
 from __future__ import annotations
 

@@ -219,3 +219,43 @@ def test_doublet_shape_test_separates_doublet_from_one_line(sigma_px, min_gain):
     two, one = doublet_gains(residual.astype(np.float32), ivar, np.array([0, 1]), np.array([shift, shift]))
     assert two[1] - one[1] < 0.005 * one[1]  # a lone line gains nothing from the doublet model
     assert two[0] - one[0] >= min_gain * one[0]  # a resolved doublet does (blended at sigma >~ 2 px)
+
+
+def test_bounded_levenberg_marquardt_matches_the_constrained_optimum():
+    from scipy.optimize import lsq_linear
+
+    from casiglo_gui.core.physics.refine import bounded_levenberg_marquardt
+
+    # A linear problem whose unconstrained optimum has a negative amplitude: the bounded
+    # solution must equal the exact bounded least-squares answer, with the amplitude pinned at 0.
+    rng = np.random.default_rng(3)
+    design = rng.normal(size=(60, 4))
+    truth = np.array([1.0, -0.8, 0.5, 2.0])
+    data = design @ truth + 0.01 * rng.normal(size=60)
+    lo, hi = np.zeros(4), np.full(4, np.inf)
+    sol = bounded_levenberg_marquardt(lambda x: design @ x - data, lambda x: design,
+                                      np.full(4, 0.5), lo, hi)
+    exact = lsq_linear(design, data, bounds=(lo, hi)).x
+    assert sol.success
+    assert sol.x[1] == 0.0
+    np.testing.assert_allclose(sol.x, exact, atol=1e-6)
+
+
+def test_bounded_levenberg_marquardt_fits_a_line_centre():
+    from casiglo_gui.core.physics.profiles import integrated_gaussian_derivatives
+    from casiglo_gui.core.physics.refine import bounded_levenberg_marquardt
+
+    x = np.arange(40.0)
+    g, _, _ = integrated_gaussian_derivatives(x - 17.3, 1.4)
+    data = 5.0 * g
+
+    def fun(p):
+        return p[2] * integrated_gaussian_derivatives(x - p[0], p[1])[0] - data
+
+    def jac(p):
+        g, dc, ds = integrated_gaussian_derivatives(x - p[0], p[1])
+        return np.stack([p[2] * dc, p[2] * ds, g], axis=1)
+
+    sol = bounded_levenberg_marquardt(fun, jac, np.array([16.0, 2.0, 1.0]),
+                                      np.array([14.0, 0.5, 0.0]), np.array([20.0, 8.0, np.inf]))
+    np.testing.assert_allclose(sol.x, [17.3, 1.4, 5.0], atol=1e-6)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import casiglo_gui
 from casiglo_gui.core.scan import DetectorSpec, expand_inputs, run_scan
 
 DATA = Path(__file__).parent / "data"
@@ -36,9 +37,15 @@ def test_process_pool_gives_the_inline_table(inputs, reference, tmp_path):
 
 
 def test_dask_local_cluster_gives_the_inline_table(inputs, reference, tmp_path):
+    """Separate worker processes, as on a real cluster: config and rows cross process boundaries."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster:
+    # Spawned workers inherit sys.path (pytest's pythonpath) from this process, so they import this
+    # checkout's casiglo_gui even when it is not pip-installed.
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, local_directory=str(tmp_path / "dask")) as cluster:
+        with distributed.Client(cluster, set_as_default=False) as client:
+            locations = client.run(lambda: casiglo_gui.__file__)
+        assert set(locations.values()) == {casiglo_gui.__file__}
         out = tmp_path / "dask.csv"
         summary = run_scan(inputs, str(out), DetectorSpec("physics"), engine="dask",
                            scheduler=cluster.scheduler_address, chunk_size=3, progress=False)

@@ -14,9 +14,9 @@ import multiprocessing
 import os
 import uuid
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from .chunk import ChunkConfig, ChunkResult, error_chunk, process_chunk
 
@@ -24,6 +24,7 @@ Chunk = tuple[int, list[str]]
 
 # One BLAS/OpenMP thread per worker process: parallelism comes from the processes.
 _SINGLE_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+WORKER_DIED = "worker process died while reading this file"
 
 
 def run_inline(chunks: Iterable[Chunk], config: ChunkConfig) -> Iterator[ChunkResult]:
@@ -32,55 +33,134 @@ def run_inline(chunks: Iterable[Chunk], config: ChunkConfig) -> Iterator[ChunkRe
         yield process_chunk(index, paths, config)
 
 
-def run_process_pool(chunks: Iterable[Chunk], config: ChunkConfig, workers: int) -> Iterator[ChunkResult]:
-    """Process the chunks in ``workers`` spawned processes; results in chunk order.
-
-    A chunk whose worker dies (killed, out of memory) is retried once in a fresh pool; if it dies
-    again its inputs get ``error: worker process died`` rows and the scan goes on.
-    """
-    chunks = iter(chunks)
-    window: deque = deque()
-    attempts: dict[int, int] = {}
+def _spawn_pool(workers: int) -> ProcessPoolExecutor:
+    """A spawn-context pool whose children start with one BLAS/OpenMP thread each."""
     saved_env = {k: os.environ.get(k) for k in _SINGLE_THREAD_ENV}
     for key in _SINGLE_THREAD_ENV:
         os.environ.setdefault(key, "1")
     try:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     finally:
         for key, value in saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+class _Pool:
+    """A process pool that is replaced by a fresh one when a worker dies (the old one is broken)."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.executor = _spawn_pool(workers)
+
+    def restart(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.executor = _spawn_pool(self.workers)
+
+    def submit(self, task: Callable, *args) -> Future:
+        """Submit a task; on a pool already broken, a future failed with ``BrokenProcessPool``."""
+        try:
+            return self.executor.submit(task, *args)
+        except BrokenProcessPool as exc:  # a worker died since the last result was read
+            future: Future = Future()
+            future.set_exception(exc)
+            return future
+
+    def run_alone(self, task: Callable, *args):
+        """Run one task with nothing else in flight; ``None`` if its worker died (pool restarted)."""
+        try:
+            return self.executor.submit(task, *args).result()
+        except BrokenProcessPool:
+            self.restart()
+            return None
+
+
+def _completed(future):
+    """The result of a future that finished before its pool broke, else ``None``."""
+    if future.done() and not future.cancelled() and future.exception() is None:
+        return future.result()
+    return None
+
+
+def _merge(index: int, parts: list[ChunkResult]) -> ChunkResult:
+    """One chunk's result from the results of its files processed one by one (in input order)."""
+    merged = ChunkResult(index=index, rows_per_input=[])
+    for part in parts:
+        merged.rows_per_input.extend(part.rows_per_input)
+        for stage, seconds in part.seconds.items():
+            merged.seconds[stage] = merged.seconds.get(stage, 0.0) + seconds
+        merged.warnings.extend(part.warnings)
+        merged.maps_written.extend(part.maps_written)
+    return merged
+
+
+def _isolate(pool: _Pool, chunk: Chunk, config: ChunkConfig, task: Callable) -> ChunkResult:
+    """Process a chunk that was in flight when a worker died, alone; file by file if it kills again."""
+    index, paths = chunk
+    result = pool.run_alone(task, index, paths, config)
+    if result is not None:
+        return result  # a neighbour's death (or a transient one): nothing wrong with this chunk
+    parts = []
+    for path in paths:
+        part = pool.run_alone(task, index, [path], config)
+        if part is None:
+            part = error_chunk(index, [path], WORKER_DIED)
+        parts.append(part)
+    return _merge(index, parts)
+
+
+def run_process_pool(chunks: Iterable[Chunk], config: ChunkConfig, workers: int,
+                     task: Callable = process_chunk) -> Iterator[ChunkResult]:
+    """Process the chunks in ``workers`` spawned processes; results in chunk order.
+
+    A worker that dies (crashed reader, killed, out of memory) breaks the whole pool and every chunk in
+    flight with it, whichever chunk caused it. The pool is then restarted and the chunks that were in
+    flight (and not already finished) are run again one at a time: a chunk that succeeds alone costs
+    nothing more; a chunk that kills its worker again is split into its files, run one per task (the
+    pool restarted after each death), and only a file that kills its worker on its own gets the row
+    ``error: worker process died while reading this file``. Then the normal window resumes.
+
+    Parameters
+    ----------
+    chunks : iterable of (int, list of str)
+        Chunk number and input files, in order.
+    config : ChunkConfig
+        Detector and batch size.
+    workers : int
+        Worker processes; at most ``2 x workers`` chunks are in flight.
+    task : callable
+        The per-chunk function, ``task(index, paths, config) -> ChunkResult``; must be a picklable
+        top-level function (tests inject one that crashes).
+
+    Yields
+    ------
+    ChunkResult
+        One per chunk, in chunk order, with one row list per input.
+    """
+    chunks = iter(chunks)
+    window: deque = deque()
+    pool = _Pool(workers)
     try:
         def fill():
             while len(window) < 2 * workers:
                 chunk = next(chunks, None)
                 if chunk is None:
                     return
-                window.append((chunk, pool.submit(process_chunk, chunk[0], chunk[1], config)))
+                window.append((chunk, pool.submit(task, chunk[0], chunk[1], config)))
 
         fill()
         while window:
-            (index, paths), future = window[0]
             try:
-                result = future.result()
+                result = window[0][1].result()
             except BrokenProcessPool:
-                pool.shutdown(wait=True, cancel_futures=True)
-                pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-                attempts[index] = attempts.get(index, 0) + 1
-                pending = [chunk for chunk, _ in window]
+                in_flight = list(window)
                 window.clear()
-                if attempts[index] > 1:
-                    pending.pop(0)
-                    result = error_chunk(index, paths, "worker process died while reading these files")
-                else:
-                    result = None
-                for chunk in pending:
-                    window.append((chunk, pool.submit(process_chunk, chunk[0], chunk[1], config)))
-                if result is None:
-                    continue
-                yield result
+                pool.restart()
+                for chunk, future in in_flight:
+                    result = _completed(future)
+                    yield result if result is not None else _isolate(pool, chunk, config, task)
                 fill()
                 continue
             window.popleft()
@@ -89,15 +169,21 @@ def run_process_pool(chunks: Iterable[Chunk], config: ChunkConfig, workers: int)
     finally:
         for _, future in window:
             future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.executor.shutdown(wait=True, cancel_futures=True)
 
 
-def run_dask(chunks: Iterable[Chunk], config: ChunkConfig, scheduler: str) -> Iterator[ChunkResult]:
+def run_dask(chunks: Iterable[Chunk], config: ChunkConfig, scheduler: str,
+             task: Callable = process_chunk) -> Iterator[ChunkResult]:
     """Process the chunks on the Dask distributed cluster at ``scheduler``; results in chunk order.
 
-    The workers must be able to import ``casiglo_gui`` and read the input paths themselves.
+    The workers must be able to import ``casiglo_gui`` and read the input paths themselves. A chunk
+    whose task keeps killing its worker (the scheduler gives up after
+    ``distributed.scheduler.allowed-failures`` deaths: ``KilledWorker``) is run again file by file, and
+    only a file that does the same on its own gets ``error: worker process died while reading this
+    file``; the other chunks are not affected (Dask retries them on the remaining workers).
+    ``task`` is the per-chunk function, as for :func:`run_process_pool`.
     """
-    from distributed import Client
+    from distributed import Client, KilledWorker
 
     run_id = uuid.uuid4().hex[:12]
     with Client(scheduler, set_as_default=False) as client:
@@ -105,21 +191,35 @@ def run_dask(chunks: Iterable[Chunk], config: ChunkConfig, scheduler: str) -> It
         chunks = iter(chunks)
         window: deque = deque()
 
+        def one_by_one(index: int, paths: list[str]) -> ChunkResult:
+            parts = []
+            for i, path in enumerate(paths):
+                future = client.submit(task, index, [path], config, key=f"casiglo-scan-{run_id}-{index}-{i}")
+                try:
+                    parts.append(future.result())
+                except KilledWorker:
+                    parts.append(error_chunk(index, [path], WORKER_DIED))
+            return _merge(index, parts)
+
         def fill():
             while len(window) < 2 * n_workers:
                 chunk = next(chunks, None)
                 if chunk is None:
                     return
-                window.append(client.submit(process_chunk, chunk[0], chunk[1], config,
-                                            key=f"casiglo-scan-{run_id}-{chunk[0]}", retries=1))
+                window.append((chunk, client.submit(task, chunk[0], chunk[1], config,
+                                                    key=f"casiglo-scan-{run_id}-{chunk[0]}", retries=1)))
 
         fill()
         try:
             while window:
-                result = window[0].result()
+                (index, paths), future = window[0]
+                try:
+                    result = future.result()
+                except KilledWorker:
+                    result = one_by_one(index, paths)
                 window.popleft()
                 yield result
                 fill()
         finally:
-            for future in window:
+            for _, future in window:
                 future.cancel()

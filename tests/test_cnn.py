@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,15 +142,44 @@ def test_smoke_fit_writes_a_loadable_model_and_refuses_to_overwrite(tmp_path):
 
 
 def test_shipped_keras_folder_and_shipped_onnx_are_the_same_model():
-    """models/casiglo-cnn-v1/ (the fine-tuning base) must be the network inside models/casiglo-cnn-v1.onnx."""
+    """models/casiglo-cnn-v2/ (the fine-tuning base) must be the network inside models/casiglo-cnn-v2.onnx."""
     from casiglo_gui.core.inference import default_model_path
     from training.finetune import DEFAULT_BASE
 
     model, card = fit.load_trained(DEFAULT_BASE)
     ort_model = OnnxLineModel(default_model_path())
-    assert ort_model.metadata["model_version"] == card["name"] == "casiglo-cnn-v1"
+    assert ort_model.metadata["model_version"] == card["name"] == "casiglo-cnn-v2"
     x, z_fg = _inputs(16, seed=5)
     want = export.keras_outputs(inference_model(model), x, z_fg)
     got = ort_model.predict_raw(x, z_fg[:, 0], batch_size=8)
     np.testing.assert_allclose(got["line_prob"], want["line_prob"], atol=1e-4)
     np.testing.assert_allclose(got["z_bg"], want["z_bg"][:, 0], atol=1e-4)
+
+
+def test_train_loop_halves_the_rate_on_a_stall_and_stops_early(tmp_path):
+    """The loop's schedule, with scripted validation losses (no network needed)."""
+    val_losses = iter([1.0, 0.9, 0.95, 0.96, 0.97, 0.5])
+
+    class ScriptedModel:
+        def __init__(self):
+            self.optimizer = type("Optimizer", (), {"learning_rate": keras.Variable(0.002)})()
+            self.saved: list[str] = []
+
+        def train_on_batch(self, x, y, return_dict):
+            return {"loss": 1.0}
+
+        def evaluate(self, x, y, batch_size, verbose, return_dict):
+            return {"loss": next(val_losses)}
+
+        def save(self, path):
+            self.saved.append(Path(path).name)
+
+    (tmp_path / "checkpoints").mkdir()
+    model = ScriptedModel()
+    stream = iter(lambda: ({}, {}), None)
+    train = {"epochs": 10, "steps_per_epoch": 2, "patience": 3, "max_minutes": None}
+    history = fit.train_loop(model, stream, ({}, {}), train, tmp_path, t0=0.0)
+    assert [e["val_loss"] for e in history] == [1.0, 0.9, 0.95, 0.96, 0.97]  # stopped after 3 stale epochs
+    assert [e["learning_rate"] for e in history] == pytest.approx([0.002, 0.002, 0.002, 0.001, 0.0005])
+    assert model.saved.count("model.keras") == 2 and model.saved.count("last.keras") == 5
+    assert json.loads((tmp_path / "history.json").read_text()) == history

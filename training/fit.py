@@ -218,46 +218,78 @@ def run(args: argparse.Namespace) -> int:
     val_data = (inputs(val), targets(val, N_SHIFTS))
     print(f"validation set: {len(val.z_fg)} spectra in {time.time() - t0:.1f} s", file=sys.stderr)
 
-    class History(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.epochs = []
-
-        def on_epoch_end(self, epoch, logs=None):
-            entry = {"epoch": epoch + 1, "elapsed_s": round(time.time() - t0, 1),
-                     **{k: float(v) for k, v in (logs or {}).items()}}
-            self.epochs.append(entry)
-            (out / HISTORY_FILE).write_text(json.dumps(self.epochs, indent=2))
-            print(json.dumps(entry), file=sys.stderr, flush=True)
-
-    class TimeBudget(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if train.get("max_minutes") and time.time() - t0 > 60.0 * float(train["max_minutes"]):
-                print(f"time budget of {train['max_minutes']} min reached", file=sys.stderr)
-                self.model.stop_training = True
-
-    history = History()
-    callbacks = [
-        history,
-        TimeBudget(),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_lr=1e-5),
-        keras.callbacks.ModelCheckpoint(str(out / MODEL_FILE), monitor="val_loss", save_best_only=True),
-        keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "last.keras")),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(train["patience"]),
-                                      restore_best_weights=False),
-    ]
     stream = batch_stream(int(train["batch_size"]), int(train["seed"]), config["data"], N_SHIFTS)
-    model.fit(stream, steps_per_epoch=int(train["steps_per_epoch"]), epochs=int(train["epochs"]),
-              validation_data=val_data, validation_batch_size=256, callbacks=callbacks, verbose=0,
-              shuffle=False)
-    best = min(history.epochs, key=lambda e: e.get("val_loss", np.inf)) if history.epochs else {}
+    epochs = train_loop(model, stream, val_data, train, out, t0)
+    best = min(epochs, key=lambda e: e.get("val_loss", np.inf)) if epochs else {}
     card.update({"status": "trained", "train_seconds": round(time.time() - t0, 1),
-                 "epochs_run": len(history.epochs), "best_epoch": best.get("epoch"),
+                 "epochs_run": len(epochs), "best_epoch": best.get("epoch"),
                  "best_val_loss": best.get("val_loss")})
     (out / CARD_FILE).write_text(json.dumps(card, indent=2))
     print(f"trained in {time.time() - t0:.0f} s; best epoch {best.get('epoch')} -> {out / MODEL_FILE}",
           file=sys.stderr)
     return 0
+
+
+LR_FACTOR = 0.5      # learning rate x this after an epoch that does not improve the validation loss
+LR_MIN = 1e-5
+LR_MIN_DELTA = 1e-4  # an improvement smaller than this does not count (as Keras' ReduceLROnPlateau)
+
+
+def train_loop(model, stream, val_data, train: dict, out: Path, t0: float) -> list[dict]:
+    """Train epoch by epoch with ``train_on_batch``; returns the per-epoch history.
+
+    An explicit loop rather than ``model.fit``: Keras feeds a Python generator to ``fit`` through
+    ``tf.data`` with unknown shapes, which ran ~3x slower per step here (1.0 vs 0.35 s for a batch of
+    64 on 2 cores). It keeps what the callbacks did: validation every epoch, ``history.json``, the best
+    model (``model.keras``) and the last (``checkpoints/last.keras``), halving the learning rate when
+    the validation loss stalls, early stopping after ``patience`` epochs without improvement, and the
+    wall-clock budget ``max_minutes`` (checked after each epoch).
+    """
+    val_x, val_y = val_data
+    history: list[dict] = []
+    best = best_for_lr = np.inf
+    stale = 0
+    for epoch in range(1, int(train["epochs"]) + 1):
+        sums: dict[str, float] = {}
+        steps = int(train["steps_per_epoch"])
+        for _ in range(steps):
+            x, y = next(stream)
+            for name, value in model.train_on_batch(x, y, return_dict=True).items():
+                sums[name] = sums.get(name, 0.0) + float(value)
+        logs = {name: total / steps for name, total in sums.items()}
+        val = model.evaluate(val_x, val_y, batch_size=256, verbose=0, return_dict=True)
+        logs.update({f"val_{name}": float(value) for name, value in val.items()})
+        learning_rate = float(keras_value(model.optimizer.learning_rate))
+        entry = {"epoch": epoch, "elapsed_s": round(time.time() - t0, 1), "learning_rate": learning_rate, **logs}
+        history.append(entry)
+        (out / HISTORY_FILE).write_text(json.dumps(history, indent=2))
+        print(json.dumps(entry), file=sys.stderr, flush=True)
+
+        val_loss = logs["val_loss"]
+        model.save(out / "checkpoints" / "last.keras")
+        if val_loss < best:
+            best, stale = val_loss, 0
+            model.save(out / MODEL_FILE)
+        else:
+            stale += 1
+        if val_loss < best_for_lr - LR_MIN_DELTA:
+            best_for_lr = val_loss
+        elif learning_rate > LR_MIN:
+            model.optimizer.learning_rate.assign(max(learning_rate * LR_FACTOR, LR_MIN))
+        if stale >= int(train["patience"]):
+            print(f"no improvement for {stale} epochs: stopping", file=sys.stderr)
+            break
+        if train.get("max_minutes") and time.time() - t0 > 60.0 * float(train["max_minutes"]):
+            print(f"time budget of {train['max_minutes']} min reached", file=sys.stderr)
+            break
+    return history
+
+
+def keras_value(variable) -> float:
+    """A Keras variable's value as a Python float (backend-neutral)."""
+    import keras
+
+    return float(keras.ops.convert_to_numpy(variable))
 
 
 def load_trained(folder: Path):

@@ -183,3 +183,31 @@ def test_train_loop_halves_the_rate_on_a_stall_and_stops_early(tmp_path):
     assert [e["learning_rate"] for e in history] == pytest.approx([0.002, 0.002, 0.002, 0.001, 0.0005])
     assert model.saved.count("model.keras") == 2 and model.saved.count("last.keras") == 5
     assert json.loads((tmp_path / "history.json").read_text()) == history
+
+
+def test_data_variants_cycle_overrides_over_the_base_recipe():
+    base = {"background_sources": ["parametric"], "snr_mu": 4.0}
+    assert fit.data_variants(base) == [base]
+    variants = fit.data_variants({**base, "cycle": [{}, {"snr_distribution": "wide"}]})
+    assert variants == [base, {**base, "snr_distribution": "wide"}]
+
+
+def test_fit_can_start_from_a_trained_model(tmp_path):
+    """``init_from`` + a cycling data recipe: with a zero learning rate (and another seed, so another
+    random initialisation) the weights stay the start's."""
+    from training.cli import main
+
+    smoke = json.loads((Path(__file__).resolve().parent.parent / "training" / "configs" / "smoke.json").read_text())
+    first = tmp_path / "first"
+    (tmp_path / "first.json").write_text(json.dumps(smoke))
+    assert main(["fit", "--config", str(tmp_path / "first.json"), "--out", str(first), "--epochs", "1"]) == 0
+    again = {**smoke, "data": {"cycle": [{}, {"snr_distribution": "wide"}]},
+             "train": {**smoke["train"], "seed": 8, "learning_rate": 0.0, "init_from": str(first)}}
+    (tmp_path / "again.json").write_text(json.dumps(again))
+    assert main(["fit", "--config", str(tmp_path / "again.json"), "--out", str(tmp_path / "again"),
+                 "--epochs", "1"]) == 0
+    start, _ = fit.load_trained(first)
+    trained, card = fit.load_trained(tmp_path / "again")
+    assert card["train"]["init_from"] == str(first)
+    for a, b in zip(start.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(a, b)

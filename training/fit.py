@@ -35,6 +35,7 @@ DEFAULT_TRAIN = {
     "loss_weights": {"line_prob": 1.0, "lens_prob": 1.0, "shift_logp": 0.3},
     "threads": 2,
     "max_minutes": None,  # stop after the epoch that passes this wall-clock budget (None: no limit)
+    "init_from": None,    # a model folder (model.keras + card.json) whose weights the network starts from
 }
 
 
@@ -141,19 +142,34 @@ def compile_model(model, train: dict):
     return model
 
 
+def data_variants(data_config: dict) -> list[dict]:
+    """The generator recipes the training batches cycle through.
+
+    ``data_config["cycle"]`` (optional) is a list of overrides of the base recipe, e.g.
+    ``[{}, {"snr_distribution": "wide"}]``: batch ``b`` comes from variant ``b % len(cycle)``, so one
+    model sees several line-strength distributions (the paper's faint Moyal lines and bright ones).
+    """
+    base = {k: v for k, v in data_config.items() if k != "cycle"}
+    return [{**base, **overrides} for overrides in data_config.get("cycle") or [{}]]
+
+
 def batch_stream(batch_size: int, seed: int, data_config: dict, n_shifts: int):
-    """Endless (inputs, targets) batches from the synthetic generator."""
+    """Endless (inputs, targets) batches from the synthetic generator (cycling through its variants)."""
     from training import synthetic
 
-    for batch in synthetic.stream(batch_size, seed, data_config):
-        yield inputs(batch), targets(batch, n_shifts)
+    streams = [synthetic.stream(batch_size, seed + 1000 * k, variant)
+               for k, variant in enumerate(data_variants(data_config))]
+    while True:
+        for source in streams:
+            batch = next(source)
+            yield inputs(batch), targets(batch, n_shifts)
 
 
 def fixed_set(n: int, seed: int, data_config: dict):
-    """A fixed synthetic set (validation / test), generated with its own seed."""
+    """A fixed synthetic set (validation / test) from the base recipe, generated with its own seed."""
     from training import synthetic
 
-    return synthetic.generate(n, seed, data_config)
+    return synthetic.generate(n, seed, data_variants(data_config)[0])
 
 
 def model_card(config: dict, model_config, command: list[str], extra: dict | None = None) -> dict:
@@ -205,6 +221,10 @@ def run(args: argparse.Namespace) -> int:
 
     model_config = ModelConfig.from_dict(config["model"])
     model = compile_model(build_model(model_config), train)
+    if train.get("init_from"):
+        start, _ = load_trained(Path(train["init_from"]))
+        model.set_weights(start.get_weights())  # same network required: set_weights checks every shape
+        print(f"weights initialised from {train['init_from']}", file=sys.stderr)
     command = ["casiglo-train", "fit", "--config", str(args.config), "--out", str(args.out)]
     for flag, value in (("--epochs", args.epochs), ("--steps", args.steps), ("--seed", args.seed),
                         ("--threads", args.threads)):

@@ -258,9 +258,8 @@ LR_MIN_DELTA = 1e-4  # an improvement smaller than this does not count (as Keras
 def train_loop(model, stream, val_data, train: dict, out: Path, t0: float) -> list[dict]:
     """Train epoch by epoch with ``train_on_batch``; returns the per-epoch history.
 
-    An explicit loop rather than ``model.fit``: Keras feeds a Python generator to ``fit`` through
-    ``tf.data`` with unknown shapes, which ran ~3x slower per step here (1.0 vs 0.35 s for a batch of
-    64 on 2 cores). It keeps what the callbacks did: validation every epoch, ``history.json``, the best
+    An explicit loop rather than ``model.fit``: ``fit`` over this Python generator (Keras wraps it in
+    ``tf.data``) ran ~3x slower per step here (1.0 vs 0.35 s for a batch of 64 on 2 cores). It keeps what the callbacks did: validation every epoch, ``history.json``, the best
     model (``model.keras``) and the last (``checkpoints/last.keras``), halving the learning rate when
     the validation loss stalls, early stopping after ``patience`` epochs without improvement, and the
     wall-clock budget ``max_minutes`` (checked after each epoch).

@@ -62,7 +62,8 @@ def shift_of_redshift(z: np.ndarray | float) -> np.ndarray:
 class RedshiftComb(layers.Layer):
     """``C[b, s, c] = L[b, offset_c + s, c]`` for every trial shift ``s``, by linear interpolation.
 
-    Static slices and a weighted add per line: exports to plain ONNX Slice/Mul/Add.
+    One weighted add over all lines, a transpose and a static slice per line: plain ONNX
+    Mul/Add/Transpose/Slice.
     """
 
     def __init__(self, n_shifts: int = N_SHIFTS, **kwargs):

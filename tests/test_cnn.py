@@ -74,6 +74,40 @@ def test_comb_reads_each_line_at_its_redshifted_pixel():
     assert abs(int(np.argmax(comb)) - shift_of_redshift(z)) <= 1.0
 
 
+def test_foreground_veto_ignores_whatever_sits_on_the_foreground_lines():
+    """With the veto, anything within veto_px of a line at z_fg (e.g. the lens galaxy's own emission)
+    cannot change the outputs; the same change elsewhere does."""
+    keras.utils.set_random_seed(3)
+    config = ModelConfig(conv_filters=[4, 4], conv_dilations=[1, 2], conv_kernel=5, comb_hidden=4,
+                         foreground_veto_px=10.0)
+    model = build_model(config)
+    x, z_fg = _inputs(2, seed=4)
+    z_fg[:] = 0.25
+    halpha_fg = int(round(REST_OFFSETS_PX[lines.LINE_INDEX["halpha"]] + shift_of_redshift(0.25)))
+    on_line, off_line = x.copy(), x.copy()
+    on_line[:, halpha_fg - 3: halpha_fg + 4] += 50.0      # a strong line at the foreground's H-alpha
+    off_line[:, halpha_fg - 60: halpha_fg - 53] += 50.0   # the same line 60 px bluer
+    base = model({"spectrum": x, "z_fg": z_fg})
+    same = model({"spectrum": on_line, "z_fg": z_fg})
+    moved = model({"spectrum": off_line, "z_fg": z_fg})
+    for name in ("shift_logp", "lens_logit", "line_prob", "z_bg"):
+        np.testing.assert_allclose(np.asarray(same[name]), np.asarray(base[name]), atol=1e-6)
+    assert np.max(np.abs(np.asarray(moved["shift_logp"]) - np.asarray(base["shift_logp"]))) > 1e-3
+
+
+def test_foreground_veto_survives_onnx_export(tmp_path):
+    keras.utils.set_random_seed(5)
+    config = ModelConfig(conv_filters=[4], conv_dilations=[1], conv_kernel=5, comb_hidden=4, foreground_veto_px=8.0)
+    model = build_model(config)
+    card = {"seed": 0, "data": {}, "command": "test", "model": config.to_dict(), "train": {}}
+    ort_model = OnnxLineModel(export.to_onnx(model, export.metadata(card, "veto-test"), tmp_path / "v.onnx"))
+    x, z_fg = _inputs(6, seed=6)
+    want = export.keras_outputs(inference_model(model), x, z_fg)
+    got = ort_model.predict_raw(x, z_fg[:, 0])
+    np.testing.assert_allclose(got["lens_logit"], want["lens_logit"][:, 0], atol=1e-4)
+    np.testing.assert_allclose(got["line_prob"], want["line_prob"], atol=1e-4)
+
+
 def test_targets_put_shift_mass_only_on_lenses():
     class Batch:
         line_present = np.array([[True] + [False] * 11, [False] * 12])
@@ -142,13 +176,13 @@ def test_smoke_fit_writes_a_loadable_model_and_refuses_to_overwrite(tmp_path):
 
 
 def test_shipped_keras_folder_and_shipped_onnx_are_the_same_model():
-    """models/casiglo-cnn-v2/ (the fine-tuning base) must be the network inside models/casiglo-cnn-v2.onnx."""
+    """models/casiglo-cnn-v3/ (the fine-tuning base) must be the network inside models/casiglo-cnn-v3.onnx."""
     from casiglo_gui.core.inference import default_model_path
     from training.finetune import DEFAULT_BASE
 
     model, card = fit.load_trained(DEFAULT_BASE)
     ort_model = OnnxLineModel(default_model_path())
-    assert ort_model.metadata["model_version"] == card["name"] == "casiglo-cnn-v2"
+    assert ort_model.metadata["model_version"] == card["name"] == "casiglo-cnn-v3"
     x, z_fg = _inputs(16, seed=5)
     want = export.keras_outputs(inference_model(model), x, z_fg)
     got = ort_model.predict_raw(x, z_fg[:, 0], batch_size=8)

@@ -103,7 +103,7 @@ def test_line_snr_at_measures_an_injected_line():
 
 def test_default_model_path_points_at_the_shipped_file_name():
     path = default_model_path()
-    assert path.name == "casiglo-cnn-v2.onnx"
+    assert path.name == "casiglo-cnn-v3.onnx"
 
 
 def test_core_inference_imports_and_runs_without_tensorflow_or_qt(tmp_path):

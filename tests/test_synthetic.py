@@ -76,3 +76,19 @@ def test_config_as_dict_and_seed_as_sequence_and_sources_from_config(data_dir):
     cfg = {"background_sources": ["parametric", "real", "pca"], "real_dirs": [str(data_dir / "sdss")]}
     mixed = generate(120, seed=1, config=cfg)
     assert set(np.unique(mixed.background)) == {0, 1, 2}
+
+
+def test_parallel_stream_gives_the_serial_streams_batches_round_robin():
+    """Training on a many-core machine reads the same batches as in one process, whatever the workers."""
+    from itertools import islice
+
+    from training.synthetic import stream_parallel
+
+    faint, bright = SyntheticConfig(), SyntheticConfig(snr_distribution="wide")
+    got = list(islice(stream_parallel(16, [5, 6], [faint, bright], workers=2, ahead=3), 4))
+    serial_faint, serial_bright = stream(16, 5, faint), stream(16, 6, bright)
+    want = [next(serial_faint), next(serial_bright), next(serial_faint), next(serial_bright)]
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g.x, w.x)
+        np.testing.assert_array_equal(g.line_snr, w.line_snr)
+        np.testing.assert_array_equal(g.kind, w.kind)

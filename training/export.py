@@ -142,8 +142,9 @@ def card_markdown(card: dict) -> str:
         "physics least-squares fit and fuses the CNN with the fitted line SNRs (weights in the ONNX metadata).",
         "",
         "## Training",
-        f"- Command: `{card.get('command')}` (seed {card.get('seed')}), trained on CPU with "
-        f"{card.get('train', {}).get('threads')} threads in {card.get('train_seconds')} s, "
+        f"- Command: `{card.get('command')}` (seed {card.get('seed')}), trained on "
+        f"{card.get('hardware') or 'CPU with %s threads' % card.get('train', {}).get('threads')} in "
+        f"{card.get('train_seconds')} s, "
         f"{card.get('epochs_run')} epochs, best epoch {card.get('best_epoch')} "
         f"(val loss {card.get('best_val_loss')}).",
         f"- Data: streamed from `training.synthetic` with config `{json.dumps(card.get('data'))}`; validation: "

@@ -42,7 +42,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-DEFAULT_BASE = Path(__file__).resolve().parents[1] / "models" / "casiglo-cnn-v2"
+DEFAULT_BASE = Path(__file__).resolve().parents[1] / "models" / "casiglo-cnn-v3"
 EVALUATION_FILE = "evaluation.json"
 # Synthetic seeds of a fine-tuning run: offsets keep them apart from each other and from the small
 # seeds `casiglo-train fit` uses for training/validation/test, so the synthetic test set is fresh.

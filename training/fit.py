@@ -36,6 +36,7 @@ DEFAULT_TRAIN = {
     "threads": 2,
     "max_minutes": None,  # stop after the epoch that passes this wall-clock budget (None: no limit)
     "init_from": None,    # a model folder (model.keras + card.json) whose weights the network starts from
+    "data_workers": 0,    # processes generating training batches (0: in the training process)
 }
 
 
@@ -119,6 +120,10 @@ def shift_cross_entropy(y_true, y_pred):
 
 
 def configure_threads(threads: int) -> None:
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return  # e.g. JAX on a GPU machine: its own thread pools
     import tensorflow as tf
 
     try:
@@ -153,12 +158,17 @@ def data_variants(data_config: dict) -> list[dict]:
     return [{**base, **overrides} for overrides in data_config.get("cycle") or [{}]]
 
 
-def batch_stream(batch_size: int, seed: int, data_config: dict, n_shifts: int):
-    """Endless (inputs, targets) batches from the synthetic generator (cycling through its variants)."""
+def batch_stream(batch_size: int, seed: int, data_config: dict, n_shifts: int, workers: int = 0):
+    """Endless (inputs, targets) batches from the synthetic generator (cycling through its variants),
+    made in this process or, with ``workers`` > 0, by that many processes (the same batches either way)."""
     from training import synthetic
 
-    streams = [synthetic.stream(batch_size, seed + 1000 * k, variant)
-               for k, variant in enumerate(data_variants(data_config))]
+    variants = data_variants(data_config)
+    seeds = [seed + 1000 * k for k in range(len(variants))]
+    if workers > 0:
+        for batch in synthetic.stream_parallel(batch_size, seeds, variants, workers):
+            yield inputs(batch), targets(batch, n_shifts)
+    streams = [synthetic.stream(batch_size, s, variant) for s, variant in zip(seeds, variants)]
     while True:
         for source in streams:
             batch = next(source)
@@ -175,8 +185,11 @@ def fixed_set(n: int, seed: int, data_config: dict):
 def model_card(config: dict, model_config, command: list[str], extra: dict | None = None) -> dict:
     """The card written next to the weights."""
     import keras
-    import tensorflow as tf
 
+    versions = {"keras": keras.__version__, "backend": keras.backend.backend(), "numpy": np.__version__}
+    if versions["backend"] == "tensorflow":
+        import tensorflow as tf
+        versions["tensorflow"] = tf.__version__
     return {
         "format": "casiglo-model-card-1",
         "name": config["name"],
@@ -194,7 +207,7 @@ def model_card(config: dict, model_config, command: list[str], extra: dict | Non
         "data": config["data"],
         "seed": int(config["train"]["seed"]),
         "command": " ".join(command),
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__},
+        "versions": versions,
         **(extra or {}),
     }
 
@@ -238,7 +251,8 @@ def run(args: argparse.Namespace) -> int:
     val_data = (inputs(val), targets(val, N_SHIFTS))
     print(f"validation set: {len(val.z_fg)} spectra in {time.time() - t0:.1f} s", file=sys.stderr)
 
-    stream = batch_stream(int(train["batch_size"]), int(train["seed"]), config["data"], N_SHIFTS)
+    stream = batch_stream(int(train["batch_size"]), int(train["seed"]), config["data"], N_SHIFTS,
+                          workers=int(train.get("data_workers") or 0))
     epochs = train_loop(model, stream, val_data, train, out, t0)
     best = min(epochs, key=lambda e: e.get("val_loss", np.inf)) if epochs else {}
     card.update({"status": "trained", "train_seconds": round(time.time() - t0, 1),

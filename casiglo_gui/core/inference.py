@@ -18,7 +18,7 @@ from . import grid, lines, preprocessing
 from .detection import Detection, as_batch_of_one
 from .errors import ModelMismatchError
 
-MODEL_FILENAME = "casiglo-cnn-v2.onnx"
+MODEL_FILENAME = "casiglo-cnn-v3.onnx"
 METADATA_FORMAT = "casiglo-onnx-1"
 REQUIRED_INPUTS = ("spectrum", "z_fg")
 REQUIRED_OUTPUTS = ("line_prob", "z_bg", "lens_prob", "lens_logit")

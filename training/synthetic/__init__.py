@@ -7,7 +7,7 @@ from .backgrounds import (BackgroundSource, FlatBackground, ParametricBackground
                           default_real_paths, rolling_sigma_clip)
 from .config import BACKGROUND_KINDS, KIND_CODE, KINDS, SyntheticConfig
 from .generator import CHUNK_SIZE, SyntheticBatch, generate, generate_chunk, inject_line_sets, stream
-from .parallel import generate_parallel, iter_chunks_parallel
+from .parallel import generate_parallel, iter_chunks_parallel, stream_parallel
 
 __all__ = [
     "BACKGROUND_KINDS", "CHUNK_SIZE", "KINDS", "KIND_CODE", "BackgroundSource", "FlatBackground", "PCABackground",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import sys
+from collections import deque
 
 from tqdm import tqdm
 
 from .config import SyntheticConfig, as_config
-from .generator import SyntheticBatch, _chunk_seed, chunk_sizes, generate_chunk, resolve_backgrounds
+from .generator import (STREAM_KEY, SyntheticBatch, _chunk_seed, chunk_sizes, generate_chunk,
+                        resolve_backgrounds)
 
 _WORKER_STATE: dict = {}
 
@@ -59,3 +61,37 @@ def generate_parallel(n: int, seed: int, config: SyntheticConfig | None = None, 
         from .generator import generate
         return generate(0, seed, config, backgrounds)
     return chunks[0] if len(chunks) == 1 else SyntheticBatch.concatenate(chunks)
+
+
+def _init_stream_worker(configs, sources) -> None:
+    _WORKER_STATE["stream_configs"] = configs
+    _WORKER_STATE["stream_sources"] = sources
+
+
+def _stream_work(task):
+    variant, seed, index, size = task
+    return generate_chunk(size, _chunk_seed(seed, index, (STREAM_KEY,)), _WORKER_STATE["stream_configs"][variant],
+                          _WORKER_STATE["stream_sources"][variant])
+
+
+def stream_parallel(batch_size: int, seeds: list[int], configs: list, workers: int, ahead: int | None = None):
+    """Endless batches, round-robin over the recipes ``configs`` (stream ``k`` seeded by ``seeds[k]``),
+    made by ``workers`` processes: batch ``b`` of stream ``k`` is exactly ``stream(batch_size, seeds[k],
+    configs[k])``'s batch ``b``, whatever the number of workers.
+
+    At most ``ahead`` batches (default ``4 * workers``) are in flight, so memory stays bounded however long
+    the stream is read (``Pool.imap`` would queue tasks from an endless iterator without limit).
+    """
+    configs = [as_config(c) for c in configs]
+    sources = [resolve_backgrounds(None, c) for c in configs]
+    ahead = int(ahead or 4 * workers)
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(workers, initializer=_init_stream_worker, initargs=(configs, sources)) as pool:
+        pending: deque = deque()
+        step = 0
+        while True:
+            while len(pending) < ahead:
+                variant, index = step % len(configs), step // len(configs)
+                pending.append(pool.apply_async(_stream_work, ((variant, int(seeds[variant]), index, batch_size),)))
+                step += 1
+            yield pending.popleft().get()

@@ -16,6 +16,14 @@ With ``--generator synthetic`` the held-out set comes from the project's generat
 reported for strongest-line SNR >= 6 (the design target's population) and overall, next to what an
 unbiased estimator at the Cramer-Rao bound would reach on the same lenses (from their true line SNRs
 and widths: shift variance 1 / sum_c SNR_c^2 / (2 sigma_c^2) pixels^2).
+
+``--model FILE.onnx`` evaluates the combined detector (CNN + physics refit) instead, and
+``--data-config training/configs/casiglo-cnn-v3.json`` draws the set with that training recipe's data section
+in the chunks of ``casiglo-train evaluate`` (the same 20,000 spectra as the model card's test set for
+``--n 20000 --seed 20261124``):
+
+    PYTHONPATH=. python benchmarks/eval_physics.py --generator synthetic --n 20000 \
+        --model models/casiglo-cnn-v3.onnx --data-config training/configs/casiglo-cnn-v3.json
 """
 from __future__ import annotations
 
@@ -49,10 +57,12 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=20261124)
     ap.add_argument("--n", type=int, default=600, help="spectra per kind (toy) or in all (synthetic)")
     ap.add_argument("--generator", choices=("toy", "synthetic"), default="toy")
+    ap.add_argument("--model", help="synthetic only: evaluate the combined detector with this ONNX model")
+    ap.add_argument("--data-config", help="synthetic only: training config whose 'data' recipe draws the set")
     args = ap.parse_args()
     print("command: OMP_NUM_THREADS=1 PYTHONPATH=. python " + " ".join(sys.argv))
     if args.generator == "synthetic":
-        return evaluate_synthetic(args.n, args.seed)
+        return evaluate_synthetic(args.n, args.seed, args.model, args.data_config)
     rng = np.random.default_rng(args.seed)
     det = PhysicsDetector(refine_above=0.0)  # refine every detection: the z precision is measured on all
     results = {}
@@ -128,13 +138,27 @@ def ideal_precision(sigma_z: np.ndarray, seed: int = 0) -> tuple[float, float]:
     return within, float(np.median(draws))
 
 
-def evaluate_synthetic(n: int, seed: int) -> int:
+def evaluate_synthetic(n: int, seed: int, model: str | None = None, data_config: str | None = None) -> int:
     """Detection and redshift precision on the project's synthetic generator (held-out seed)."""
-    from training.synthetic import KINDS, generate
+    import json
+
+    from training.synthetic import KINDS, SyntheticBatch, generate
 
     t0 = time.perf_counter()
-    batch = generate(n, seed=seed)
-    det = PhysicsDetector(refine_above=0.0)
+    if data_config:
+        from training.evaluate import generate_chunks
+
+        with open(data_config, encoding="utf-8") as f:
+            recipe = json.load(f).get("data", {})
+        batch = SyntheticBatch.concatenate(list(generate_chunks(n, seed, recipe, 2000)))
+    else:
+        batch = generate(n, seed=seed)
+    if model:
+        from casiglo_gui.core.inference import CombinedDetector, OnnxLineModel
+
+        det = CombinedDetector(OnnxLineModel(model))
+    else:
+        det = PhysicsDetector(refine_above=0.0)
     dets = det.detect_batch(batch.residual, batch.ivar, batch.z_fg)
     print(f"generated and evaluated {n} spectra in {time.perf_counter() - t0:.1f} s")
     score = np.array([d.score for d in dets])

@@ -245,3 +245,15 @@ def test_fit_can_start_from_a_trained_model(tmp_path):
     assert card["train"]["init_from"] == str(first)
     for a, b in zip(start.get_weights(), trained.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_batch_stream_is_the_same_with_generating_processes():
+    """train.data_workers changes who makes the batches, not which batches the network sees."""
+    recipe = {"cycle": [{}, {"snr_distribution": "wide"}]}
+    serial = fit.batch_stream(8, 11, recipe, N_SHIFTS, workers=0)
+    parallel = fit.batch_stream(8, 11, recipe, N_SHIFTS, workers=2)
+    for _ in range(3):
+        (xs, ys), (xp, yp) = next(serial), next(parallel)
+        np.testing.assert_array_equal(xs["spectrum"], xp["spectrum"])
+        np.testing.assert_array_equal(ys["line_prob"], yp["line_prob"])
+        np.testing.assert_array_equal(ys["shift_logp"], yp["shift_logp"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import sys
 from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 
 from tqdm import tqdm
 
@@ -85,13 +86,18 @@ def stream_parallel(batch_size: int, seeds: list[int], configs: list, workers: i
     configs = [as_config(c) for c in configs]
     sources = [resolve_backgrounds(None, c) for c in configs]
     ahead = int(ahead or 4 * workers)
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(workers, initializer=_init_stream_worker, initargs=(configs, sources)) as pool:
-        pending: deque = deque()
-        step = 0
+    # An executor, not a Pool: when the reader stops early (the generator is closed with batches in flight),
+    # Pool.terminate can deadlock on its task-feeding thread; shutdown(cancel_futures=True) does not.
+    executor = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
+                                   initializer=_init_stream_worker, initargs=(configs, sources))
+    pending: deque = deque()
+    step = 0
+    try:
         while True:
             while len(pending) < ahead:
                 variant, index = step % len(configs), step // len(configs)
-                pending.append(pool.apply_async(_stream_work, ((variant, int(seeds[variant]), index, batch_size),)))
+                pending.append(executor.submit(_stream_work, (variant, int(seeds[variant]), index, batch_size)))
                 step += 1
-            yield pending.popleft().get()
+            yield pending.popleft().result()
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)

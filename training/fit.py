@@ -8,6 +8,7 @@ preprocessing version, hyper-parameters, seed, data configuration, the exact com
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -166,13 +167,12 @@ def batch_stream(batch_size: int, seed: int, data_config: dict, n_shifts: int, w
     variants = data_variants(data_config)
     seeds = [seed + 1000 * k for k in range(len(variants))]
     if workers > 0:
-        for batch in synthetic.stream_parallel(batch_size, seeds, variants, workers):
-            yield inputs(batch), targets(batch, n_shifts)
-    streams = [synthetic.stream(batch_size, s, variant) for s, variant in zip(seeds, variants)]
-    while True:
-        for source in streams:
-            batch = next(source)
-            yield inputs(batch), targets(batch, n_shifts)
+        batches = synthetic.stream_parallel(batch_size, seeds, variants, workers)
+    else:
+        streams = [synthetic.stream(batch_size, s, variant) for s, variant in zip(seeds, variants)]
+        batches = (next(source) for _ in itertools.count() for source in streams)
+    for batch in batches:
+        yield inputs(batch), targets(batch, n_shifts)
 
 
 def fixed_set(n: int, seed: int, data_config: dict):

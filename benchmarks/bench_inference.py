@@ -31,7 +31,7 @@ def main() -> None:
     model = OnnxLineModel(args.model, threads=args.threads)
     print(f"model load: {1e3 * (time.perf_counter() - t0):.0f} ms ({args.model}, version {model.version})")
     model.predict(batch.x[:64], batch.z_fg[:64])  # warm-up
-    for bs in (1, 16, 64, 256):
+    for bs in (1, 8, 32, 128):
         n = min(args.n, 512) if bs == 1 else args.n
         t0 = time.perf_counter()
         model.predict(batch.x[:n], batch.z_fg[:n], batch_size=bs)

@@ -23,7 +23,7 @@ METADATA_FORMAT = "casiglo-onnx-1"
 REQUIRED_INPUTS = ("spectrum", "z_fg")
 REQUIRED_OUTPUTS = ("line_prob", "z_bg", "lens_prob", "lens_logit")
 DEFAULT_BATCH = 8  # per onnxruntime call: casiglo-cnn-v3 takes 0.96 ms/spectrum at 8, 1.20 at 32, 1.43 at 128 (one thread;
-# the activations of a small batch stay in cache): benchmarks/bench_inference.py
+# the activations of a small batch stay in cache): `benchmarks/bench_inference.py --threads 1`
 
 
 def default_model_path() -> Path:

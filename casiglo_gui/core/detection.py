@@ -12,6 +12,23 @@ from .lines import N_LINES
 
 
 @dataclass
+class Solution:
+    """One candidate explanation of a spectrum: a background redshift with its lines and evidence.
+
+    The detector keeps its best solution in the :class:`Detection` itself and the next ones in
+    ``Detection.alternatives`` (best first), so an inspector can flip to the N-th best fit.
+    """
+
+    z_bg: float
+    score: float
+    evidence: float = float("nan")  # physics evidence (chi^2 gain over the best rival explanation)
+    z_bg_err: float = float("nan")
+    n_lines: int = 0
+    line_probability: np.ndarray = field(default_factory=lambda: np.zeros(N_LINES))
+    line_snr: np.ndarray = field(default_factory=lambda: np.full(N_LINES, np.nan))
+
+
+@dataclass
 class Detection:
     """A detector's verdict on one spectrum.
 
@@ -33,8 +50,8 @@ class Detection:
         ``physics``, ``cnn`` or ``combined``.
     model_version : str
         Version of the model that proposed it ("" for the physics detector).
-    alternatives : list of (z, significance)
-        Next-best redshift peaks.
+    alternatives : list of Solution
+        Next-best solutions (best first), at most a few.
     """
 
     z_bg: float
@@ -45,7 +62,7 @@ class Detection:
     line_snr: np.ndarray = field(default_factory=lambda: np.full(N_LINES, np.nan))
     detector: str = "physics"
     model_version: str = ""
-    alternatives: list[tuple[float, float]] = field(default_factory=list)
+    alternatives: list[Solution] = field(default_factory=list)
     line_amplitude: np.ndarray | None = None
     line_sigma_a: float = float("nan")
 

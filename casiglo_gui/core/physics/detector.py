@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import grid
-from ..detection import Detection, as_batch_of_one
+from ..detection import Detection, Solution, as_batch_of_one
 from ..lines import LINE_INDEX, N_LINES
 from ..spectrum import GriddedSpectrum
 from . import linesearch as ls
@@ -156,7 +156,8 @@ class PhysicsDetector:
             if not valid[i, 0] or s2c[i, 0] <= 0:  # nothing usable (e.g. every pixel masked)
                 detections.append(self._empty())
                 continue
-            alternatives = [(float(z_alt[i, k]), float(sig_alt[i, k])) for k in order[i, 1:] if valid[i, k]]
+            alternatives = [Solution(z_bg=float(z_alt[i, k]), score=float('nan'), evidence=float(sig_alt[i, k]) ** 2)
+                            for k in order[i, 1:] if valid[i, k]]
             detections.append(self._detection_from(fields, i, alternatives[: self.n_alternatives]))
         return detections
 

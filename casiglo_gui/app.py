@@ -2,9 +2,9 @@
 
 Examples
 --------
-casiglo                                   # the sample set in casiglo_gui/resources/sample
-casiglo open spec-0266-51602-0013.fits    # one file; folders and scan tables (CSV) work too
-casiglo open candidates.csv --labels team.sqlite3 --inspector ab
+casiglo                                   # the demo: the sample set, graded into a separate demo store
+casiglo open spec-0266-51602-0013.fits    # one file; folders and scan tables (CSV, Parquet) work too
+casiglo open candidates.csv --db team.sqlite3 --inspector ab
 casiglo open spec.fits --screenshot main.png    # render the window headless and exit
 """
 from __future__ import annotations
@@ -17,13 +17,15 @@ from pathlib import Path
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "resources" / "sample"
 SETTINGS_FILE = "inspector.ini"
+DEMO_DB_FILENAME = "demo-labels.sqlite3"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", help="spectrum files, folders or casiglo scan tables (CSV); "
-                        "none = the bundled sample set")
-    parser.add_argument("--labels", metavar="DB", help="label store (SQLite) to grade into "
-                        "(default: the per-user store)")
+    parser.add_argument("paths", nargs="*", help="spectrum files, folders or casiglo scan tables (CSV or "
+                        "Parquet); none = the demo: the bundled sample set, graded into its own demo store")
+    parser.add_argument("--db", "--labels", dest="labels", metavar="DB", help="label store (SQLite) to grade "
+                        "into, as in casiglo labels (default: the per-user store; for the demo, a separate "
+                        "demo store)")
     parser.add_argument("--inspector", help="your name or initials, written with every grade "
                         "(default: remembered, else your login)")
     parser.add_argument("--model", metavar="ONNX", help="ONNX line model (default: the installed model, "
@@ -53,6 +55,13 @@ def open_settings():
     return QSettings(str(path), QSettings.Format.IniFormat)
 
 
+def demo_db_path() -> Path:
+    """The demo's own label store (next to the per-user store): sample objects never reach real labels."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("casiglo", appauthor=False)) / DEMO_DB_FILENAME
+
+
 def open_store(path: str | None):
     """The label store, or (None, reason) when it cannot be opened (the app then shows spectra only)."""
     try:
@@ -77,10 +86,17 @@ def build_window(args: argparse.Namespace):
     settings = open_settings()
     inspector = args.inspector or settings.value("inspector") or _login()
     settings.setValue("inspector", inspector)
-    store, note = open_store(args.labels)
+    demo = not args.paths
+    db = args.labels or (str(demo_db_path()) if demo else None)
+    store, note = open_store(db)
     model = "" if args.no_model else args.model
     detectors = DetectorSet(model_path=model)
-    window = MainWindow(store, detectors, settings, str(inspector))
+    window = MainWindow(store, detectors, settings, str(inspector), store_note=note)
+    if store is not None:
+        where = f"demo store {store.path}" if demo and not args.labels else str(store.path)
+        window.setWindowTitle(f"CASIGLO Inspector — grades go to {where}")
+        if demo:
+            note = f"demo: the sample set; grades go to the demo store ({store.path}), not your labels"
     if note:
         window.statusBar().showMessage(note, 15000)
     paths = list(args.paths) or [str(SAMPLE_DIR)]

@@ -13,7 +13,7 @@ from scan_tables import write_scan
 from casiglo_gui import app as app_module
 from casiglo_gui.core.labels import LabelStore
 from casiglo_gui.core.lines import REST_WAVELENGTHS_A
-from casiglo_gui.ui.keys import KEYMAP
+from casiglo_gui.core.inspection.actions import KEYMAP
 
 SAMPLE_COUNT = len([p for p in app_module.SAMPLE_DIR.iterdir() if p.name.endswith(".fits")])
 
@@ -302,7 +302,7 @@ def test_grade_filter_and_drag_and_drop(open_window, qtbot, data_dir):
 def test_every_grade_and_flag_of_the_label_store_has_a_key():
     from casiglo_gui.core.labels import FLAGS, GRADES
 
-    actions = {binding.action for binding in KEYMAP}
+    actions = {binding.name for binding in KEYMAP}
     assert {f"grade_{grade}" for grade in GRADES} <= actions
     assert {f"toggle_flag_{flag}" for flag in FLAGS} <= actions
 

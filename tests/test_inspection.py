@@ -68,7 +68,7 @@ def test_next_previous_stop_at_the_ends():
 
 def test_progress_filters_and_next_unlabelled():
     grades = {"obj1": "likely", "obj3": "none"}
-    queue = InspectionQueue(items(5), grades.get)
+    queue = InspectionQueue(items(5), grades)
     assert queue.progress() == (2, 5)
     assert queue.next_unlabelled().object_id == "obj2"
     queue.record_grade(2, "possible")
@@ -80,6 +80,19 @@ def test_progress_filters_and_next_unlabelled():
     assert queue.next().object_id == "obj4"
     queue.set_filter(QueueFilter(grades=frozenset({"likely", "possible"})))
     assert queue.visible == [1, 2]
+
+
+def test_grading_with_the_ungraded_filter_on_goes_to_the_very_next_item():
+    # Issue 14.1: the graded item left the filter, the queue stepped past it, then "next" stepped again.
+    queue = InspectionQueue(items(4))
+    queue.set_filter(QueueFilter(unlabelled_only=True))
+    visited = [queue.current.object_id]
+    for i in range(3):
+        queue.record_grade(queue.position, "none")
+        visited.append(queue.advance_after_grade().object_id)
+    assert visited == ["obj0", "obj1", "obj2", "obj3"]
+    queue.record_grade(queue.position, "none")
+    assert queue.advance_after_grade() is None and queue.current.object_id == "obj3"
 
 
 def test_score_filter_needs_a_score():

@@ -1,16 +1,14 @@
-"""Grade buttons, flag boxes and the comment box (the keys do the same; see keys.py)."""
+"""Grade buttons, flag boxes, the comment box and the grade confirmation (the keys do the same)."""
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import QCheckBox, QGridLayout, QGroupBox, QLabel, QLineEdit, QPushButton, QVBoxLayout
 
+from ..core.inspection.actions import FLAG_KEYS, FLAG_WORDS
 from ..core.labels import FLAGS, GRADES
+from ..core.lines import LINE_LABELS
 
-FLAG_LABELS = {
-    "sky_residual": "Sky residual (S)", "bad_foreground_model": "Bad foreground model (B)",
-    "foreground_emission": "Foreground emission (E)", "cosmic_ray": "Cosmic ray (C)",
-    "low_snr": "Low S/N (L)", "artefact": "Artefact (A)", "other": "Other (O)",
-}
+FLAG_LABELS = {flag: f"{FLAG_WORDS[flag].split(' (')[0].capitalize()} ({FLAG_KEYS[flag]})" for flag in FLAGS}
 
 
 class CommentEdit(QLineEdit):
@@ -26,7 +24,10 @@ class CommentEdit(QLineEdit):
 
 
 class GradingPanel(QGroupBox):
+    """Shows the session's draft; clicks are sent as ``grade_clicked`` / ``flag_clicked``."""
+
     grade_clicked = pyqtSignal(str)
+    flag_clicked = pyqtSignal(str)
 
     def __init__(self, parent=None):
         super().__init__("Grade", parent)
@@ -43,28 +44,45 @@ class GradingPanel(QGroupBox):
         layout.addLayout(buttons)
         self.flags = {}
         for flag in FLAGS:
-            box = QCheckBox(FLAG_LABELS.get(flag, flag.replace("_", " ")))
+            box = QCheckBox(FLAG_LABELS[flag])
             box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            box.clicked.connect(lambda _checked, f=flag: self.flag_clicked.emit(f))
             layout.addWidget(box)
             self.flags[flag] = box
+        self.lines = QLabel("Lines: none marked (click a stamp or , . then Y seen / D rejected)")
+        self.lines.setWordWrap(True)
+        layout.addWidget(self.lines)
         layout.addWidget(QLabel("Comment (/):"))
         self.comment = CommentEdit()
         layout.addWidget(self.comment)
         self.current = QLabel("not graded")
         self.current.setWordWrap(True)
         layout.addWidget(self.current)
+        self.confirmation = QLabel("")
+        self.confirmation.setWordWrap(True)
+        layout.addWidget(self.confirmation)
 
     def chosen_flags(self) -> frozenset[str]:
         return frozenset(flag for flag, box in self.flags.items() if box.isChecked())
 
-    def toggle_flag(self, flag: str) -> None:
-        box = self.flags[flag]
-        box.setChecked(not box.isChecked())
-
-    def show_label(self, grade: str | None, flags=(), comment: str = "", summary: str = "") -> None:
+    def show_draft(self, draft, summary: str, grade: str | None = None) -> None:
+        """The draft of the item on show (None: nothing on show), its current grade and a summary line."""
         for name, button in self.buttons.items():
             button.setChecked(name == grade)
         for flag, box in self.flags.items():
-            box.setChecked(flag in flags)
-        self.comment.setText(comment)
-        self.current.setText(summary or ("not graded" if grade is None else f"graded: {grade}"))
+            box.setChecked(draft is not None and flag in draft.flags)
+        comment = draft.comment if draft is not None else ""
+        if self.comment.text() != comment:
+            self.comment.setText(comment)
+        marks = draft.lines if draft is not None else {}
+        seen = [LINE_LABELS[k] for k, v in marks.items() if v]
+        rejected = [LINE_LABELS[k] for k, v in marks.items() if not v]
+        self.lines.setText("Lines: " + ("; ".join(filter(None, [
+            "seen " + ", ".join(seen) if seen else "", "rejected " + ", ".join(rejected) if rejected else ""]))
+            or "none marked (click a stamp or , . then Y seen / D rejected)"))
+        self.current.setText(summary)
+
+    def confirm(self, message: str, ok: bool) -> None:
+        colour = "#1e6b2e" if ok else "#a11a1a"
+        mark = "✓" if ok else "✗"
+        self.confirmation.setText(f"<span style='color:{colour}'><b>{mark}</b> {message}</span>")

@@ -1,4 +1,4 @@
-"""The help overlay (? or F1): every key of :data:`casiglo_gui.ui.keys.KEYMAP`, grouped."""
+"""The help overlay (? or F1): every key of :data:`casiglo_gui.core.inspection.actions.KEYMAP`, grouped."""
 from __future__ import annotations
 
 import html
@@ -6,7 +6,7 @@ import html
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from .keys import KEYMAP
+from ..core.inspection.actions import KEYMAP
 
 
 def help_html() -> str:

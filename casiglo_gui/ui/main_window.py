@@ -1,5 +1,8 @@
-"""The inspector's main window: queue, spectrum, stamps, info, cube map, grading. Widgets only: the state
-lives in :mod:`casiglo_gui.core.inspection` and slow work runs on :class:`~casiglo_gui.ui.workers.Workers`.
+"""The inspector's main window: a thin view over :class:`~casiglo_gui.core.inspection.InspectionSession`.
+
+The session holds the queue, what is on show, the draft grade and the grading rules; the window binds
+the keys of :data:`~casiglo_gui.core.inspection.actions.KEYMAP` to actions, loads items on
+:class:`~casiglo_gui.ui.workers.Workers`, and redraws when the session says what changed.
 """
 from __future__ import annotations
 
@@ -9,23 +12,24 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QAction, QKeySequence, QShortcut
+from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl, pyqtSignal
+from PyQt6.QtGui import QAction, QDesktopServices, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
-    QCheckBox, QComboBox, QDockWidget, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QListView,
-    QMainWindow, QSplitter, QVBoxLayout, QWidget,
+    QApplication, QCheckBox, QComboBox, QDockWidget, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QListView,
+    QMainWindow, QScrollArea, QSplitter, QVBoxLayout, QWidget,
 )
 
 from ..core.inspection import (
-    DetectorSet, InspectionQueue, LoadedItem, QueueFilter, QueueItem, SpectrumCache, ViewState, expand_paths,
-    latest_grades, load_item, sort_by_score,
+    KEYMAP, DetectorSet, GradeRefused, InspectionSession, LoadedItem, QueueFilter, QueueItem, SpectrumCache,
+    expand_paths, key_variants, latest_grades, load_item, sort_by_score,
 )
+from ..core.inspection.info import info_rows, sky_links
 from ..core.inspection.loading import cube_centre
+from ..core.inspection.queue import OPEN_DIALOG_PATTERNS
 from ..core.preprocessing import to_model_grid
 from .cube_view import CubeView
 from .grading_panel import GradingPanel
 from .help_overlay import HelpOverlay
-from .keys import KEYMAP
 from .queue_model import QueueListModel
 from .spectrum_view import SpectrumView
 from .stamps_view import StampsView
@@ -40,6 +44,9 @@ GRADE_FILTERS = {
 }
 PREFETCH = 2
 PREFETCH_DELAY_MS = 60
+MOVE_ACTIONS = {"go_next": "end of the queue", "go_previous": "start of the queue",
+                "go_next_ungraded": "every spectrum in the queue is graded", "go_first": "the queue is empty",
+                "go_last": "the queue is empty"}
 
 
 class MainWindow(QMainWindow):
@@ -48,29 +55,29 @@ class MainWindow(QMainWindow):
     Parameters
     ----------
     store : LabelStore or None
-        Where grades go (``casiglo_gui.core.labels``); None = grading disabled (said in the status bar).
+        Where grades go (``casiglo_gui.core.labels``); None = grading disabled (said when grading).
     detectors : DetectorSet
     settings : QSettings
     inspector : str
         Name written with every grade.
+    store_note : str
+        Which store grades go to, or why there is none (shown in the status bar and the title).
     """
 
-    item_shown = pyqtSignal(object)      # the ViewState on show
+    item_shown = pyqtSignal(object)      # the ViewState on show (None: the no-spectrum state)
     queue_loaded = pyqtSignal(int)
     refit_done = pyqtSignal(object)
+    graded = pyqtSignal(object)          # the stored LabelEvent
 
-    def __init__(self, store, detectors: DetectorSet, settings: QSettings, inspector: str, parent=None):
+    def __init__(self, store, detectors: DetectorSet, settings: QSettings, inspector: str, parent=None,
+                 store_note: str = ""):
         super().__init__(parent)
-        self.store = store
         self.detectors = detectors
         self.settings = settings
-        self.inspector = inspector
-        self._grades: dict[str, str] = {}
+        self.session = InspectionSession(store, inspector, store_note)
+        self.session.subscribe(self._session_changed)
         self._open_ticket = 0
         self._pending_open = ([], False, None)
-        self.queue = InspectionQueue([], self._grades.get)
-        self.state: ViewState | None = None
-        self.loaded: LoadedItem | None = None
         self.cache = SpectrumCache()
         self._loaded_items: dict[tuple, LoadedItem] = {}
         self._ticket = 0
@@ -88,17 +95,57 @@ class MainWindow(QMainWindow):
         self._bind_keys()
         self._restore()
 
+    # The session's state, under the names tests and the benchmark use.
+    @property
+    def store(self):
+        return self.session.store
+
+    @property
+    def inspector(self) -> str:
+        return self.session.inspector
+
+    @property
+    def queue(self):
+        return self.session.queue
+
+    @property
+    def state(self):
+        return self.session.state
+
+    @property
+    def loaded(self):
+        return self.session.loaded
+
+    @property
+    def smoothing_half_width(self) -> int:
+        return self.session.smoothing_half_width
+
     # --- construction ----------------------------------------------------------------------------------
     def _build(self) -> None:
         self.spectrum_view = SpectrumView()
-        self.spectrum_view.redshift_dragged.connect(self._marker_dragged)
+        self.spectrum_view.redshift_dragged.connect(self.session.set_redshift)
         self.stamps_view = StampsView()
+        self.stamps_view.stamp_clicked.connect(self.session.choose_line)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.spectrum_view)
         self.splitter.addWidget(self.stamps_view)
         self.splitter.setSizes([560, 300])
         self.setCentralWidget(self.splitter)
+        self._build_queue_dock()
+        self._build_info_dock()
 
+        self.cube_view = CubeView()
+        self.cube_view.spaxel_picked.connect(self.pick_spaxel)
+        self.cube_view.aperture_requested.connect(self.aperture_sum)
+        self.cube_dock = self._dock("MaNGA cube", self.cube_view, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.cube_dock.hide()
+
+        self.help_overlay = HelpOverlay(self)
+        self.model_status = QLabel(self.detectors.status)
+        self.statusBar().addPermanentWidget(self.model_status)
+        self._build_menus()
+
+    def _build_queue_dock(self) -> None:
         queue_widget = QWidget()
         queue_layout = QVBoxLayout(queue_widget)
         queue_layout.setContentsMargins(2, 2, 2, 2)
@@ -114,6 +161,8 @@ class MainWindow(QMainWindow):
         self.grade_filter.addItems(list(GRADE_FILTERS))
         self.grade_filter.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.grade_filter.currentTextChanged.connect(lambda _t: self._filter_changed())
+        # Once chosen, the keys go back to the spectra (else Up/Down would go on changing the filter).
+        self.grade_filter.activated.connect(lambda _i: self._return_keys())
         grade_row.addWidget(self.grade_filter, 1)
         queue_layout.addLayout(grade_row)
         score_row = QHBoxLayout()
@@ -126,6 +175,7 @@ class MainWindow(QMainWindow):
             box.setValue(value)
             box.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
             box.valueChanged.connect(lambda _v: self._filter_changed())
+            box.editingFinished.connect(self._return_keys)
             score_row.addWidget(box)
         queue_layout.addLayout(score_row)
         self.queue_model = QueueListModel(self.queue, self)
@@ -137,36 +187,54 @@ class MainWindow(QMainWindow):
         queue_layout.addWidget(self.queue_list, 1)
         self.queue_dock = self._dock("Queue", queue_widget, Qt.DockWidgetArea.LeftDockWidgetArea)
 
+    def _build_info_dock(self) -> None:
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(2, 2, 2, 2)
+        self.banner = QLabel("")
+        self.banner.setWordWrap(True)
+        self.banner.setTextFormat(Qt.TextFormat.RichText)
+        self.banner.hide()
+        side_layout.addWidget(self.banner)
         self.info_label = QLabel("No spectrum")
         self.info_label.setTextFormat(Qt.TextFormat.RichText)
         self.info_label.setWordWrap(True)
-        self.info_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.info_label.setOpenExternalLinks(True)
+        self.info_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.info_label.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         side_layout.addWidget(self.info_label)
         self.grading = GradingPanel()
-        self.grading.grade_clicked.connect(self.set_grade)
-        self.grading.comment.done.connect(self._leave_comment)
+        self.grading.grade_clicked.connect(self.grade)
+        self.grading.flag_clicked.connect(self.session.toggle_flag)
+        self.grading.comment.textChanged.connect(self.session.set_comment)
+        self.grading.comment.done.connect(self._return_keys)
         side_layout.addWidget(self.grading)
         side_layout.addStretch(1)
-        self.info_dock = self._dock("Info and grade", side, Qt.DockWidgetArea.RightDockWidgetArea)
+        # Scrolled, so a long info panel never forces the window taller than the screen.
+        scroll = QScrollArea()
+        scroll.setWidget(side)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.info_dock = self._dock("Info and grade", scroll, Qt.DockWidgetArea.RightDockWidgetArea)
 
-        self.cube_view = CubeView()
-        self.cube_view.spaxel_picked.connect(self.pick_spaxel)
-        self.cube_view.aperture_requested.connect(self.aperture_sum)
-        self.cube_dock = self._dock("MaNGA cube", self.cube_view, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.cube_dock.hide()
-
-        self.help_overlay = HelpOverlay(self)
-        self.model_status = QLabel(self.detectors.status)
-        self.statusBar().addPermanentWidget(self.model_status)
-
+    def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        open_action = QAction("&Open…", self)
-        open_action.triggered.connect(self.open_dialog)
-        file_menu.addAction(open_action)
+        for text, handler in (("&Open files or a scan table…", self.open_dialog),
+                              ("Open &folder…", self.open_folder_dialog)):
+            action = QAction(text, self)
+            action.triggered.connect(handler)
+            file_menu.addAction(action)
         self.recent_menu = file_menu.addMenu("Open &recent")
+        file_menu.addSeparator()
+        export_action = QAction("&Export target list…", self)
+        export_action.triggered.connect(self.export_dialog)
+        file_menu.addAction(export_action)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
         view_menu = self.menuBar().addMenu("&View")
         for dock in (self.queue_dock, self.info_dock, self.cube_dock):
             view_menu.addAction(dock.toggleViewAction())
@@ -185,16 +253,21 @@ class MainWindow(QMainWindow):
     def _bind_keys(self) -> None:
         self.shortcuts: dict[str, list[QShortcut]] = {}
         for binding in KEYMAP:
-            if binding.action.startswith("toggle_flag_"):
-                flag = binding.action[len("toggle_flag_"):]
-                handler = (lambda f=flag: self.grading.toggle_flag(f))
-            else:
-                handler = getattr(self, binding.action)
             for key in binding.keys:
-                shortcut = QShortcut(QKeySequence(key), self)
-                shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-                shortcut.activated.connect(handler)
-                self.shortcuts.setdefault(binding.action, []).append(shortcut)
+                for variant in key_variants(key):
+                    shortcut = QShortcut(QKeySequence(variant), self)
+                    shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+                    shortcut.activated.connect(lambda b=binding: self.run_action(b.action, *b.args))
+                    self.shortcuts.setdefault(binding.name, []).append(shortcut)
+
+    def run_action(self, action: str, *args) -> None:
+        """Do a named action of the keymap: the window's own (views, files) or the session's."""
+        if action in MOVE_ACTIONS:
+            self._move(action)
+        elif hasattr(self, action):
+            getattr(self, action)(*args)
+        else:
+            getattr(self.session, action)(*args)
 
     # --- preferences ---------------------------------------------------------------------------------
     def _restore(self) -> None:
@@ -202,7 +275,7 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         else:
-            self.resize(1400, 900)
+            self.resize(*default_size())
         window_state = self.settings.value("window/state")
         if isinstance(window_state, QByteArray):
             self.restoreState(window_state)
@@ -214,7 +287,7 @@ class MainWindow(QMainWindow):
         view.show_model = self._bool_setting("view/model", True)
         view.show_residual = self._bool_setting("view/residual", True)
         view.show_foreground = self._bool_setting("view/foreground", True)
-        self.smoothing_half_width = int(self.settings.value("view/smoothing", 2))
+        self.session.set_smoothing(int(self.settings.value("view/smoothing", 2)))
         self._rebuild_recent_menu()
 
     def _bool_setting(self, key: str, default: bool) -> bool:
@@ -269,7 +342,7 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _c, p=path: self.open_paths([p]))
             self.recent_menu.addAction(action)
 
-    # --- opening --------------------------------------------------------------------------------------
+    # --- opening and exporting -----------------------------------------------------------------------
     def open_paths(self, paths: list[str], remember: bool = True, start: str | None = None) -> None:
         """Open files, folders or scan tables as the queue (scored items first, by score), on a worker.
 
@@ -291,8 +364,7 @@ class MainWindow(QMainWindow):
     def _opened(self, result) -> None:
         items, errors, grades = result
         paths, remember, start = self._pending_open
-        self._grades = grades
-        self.set_queue(items, start=start)
+        self.set_queue(items, grades, start=start)
         if errors:
             self.statusBar().showMessage("; ".join(str(e) for e in errors[:3]), 15000)
         elif not items:
@@ -300,26 +372,55 @@ class MainWindow(QMainWindow):
         if remember and items:
             self._remember(paths)
 
-    def set_queue(self, items: list[QueueItem], start: str | None = None) -> None:
-        self.queue = InspectionQueue(items, self._grades.get)
+    def set_queue(self, items: list[QueueItem], grades: dict | None = None, start: str | None = None) -> None:
         self._loaded_items.clear()
-        self.loaded = None
-        self._apply_filter()
+        self.session.set_items(items, grades or {}, self._chosen_filter(items))
         self.queue_model.set_queue(self.queue)
         self._update_progress()
         self.queue_loaded.emit(len(items))
-        if start and self.go_to_text(start):
+        if start and self.session.go_to_text(start) is not None:
+            self.show_current()
             return
         if start:
             self.statusBar().showMessage(f"no spectrum matching {start!r} in the queue", 10000)
         if self.queue.current is not None:
             self.show_current()
+        else:
+            self._show_nothing("No spectrum: the queue is empty")
 
     def open_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open spectra or a scan table", "",
-                                                "Spectra and tables (*.fits *.fits.gz *.csv);;All files (*)")
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open spectra or a scan table", "", OPEN_DIALOG_PATTERNS)
         if paths:
             self.open_paths(paths)
+
+    def open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of spectra")
+        if folder:
+            self.open_paths([folder])
+
+    def export_dialog(self) -> None:
+        """File > Export target list: the consensus of this store, graded possible or better."""
+        if self.store is None:
+            self.statusBar().showMessage(f"nothing to export: {self.session.store_note}", 8000)
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export target list", "targets.csv",
+                                              "CSV (*.csv);;ECSV (*.ecsv);;FITS (*.fits);;VOTable (*.vot)")
+        if path:
+            self.export_target_list(path)
+
+    def export_target_list(self, path: str, min_grade: str = "possible") -> bool:
+        from ..core.errors import CasigloError
+        from ..core.labels.export import consensus_table, write_table
+
+        try:
+            table = consensus_table(self.store.consensus_table(), min_grade=min_grade)
+            write_table(table, path, overwrite=True)
+        except (CasigloError, OSError, ValueError) as exc:
+            self.statusBar().showMessage(f"target list NOT written: {exc}", 15000)
+            return False
+        self.statusBar().showMessage(f"target list: {len(table)} objects graded {min_grade} or better -> {path}",
+                                     10000)
+        return True
 
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():
@@ -344,9 +445,6 @@ class MainWindow(QMainWindow):
             self.queue_list.setCurrentIndex(index)
             self.queue_list.scrollTo(index)
 
-    def _refresh_queue_entry(self, index: int) -> None:
-        self.queue_model.item_changed(index)
-
     def _update_progress(self) -> None:
         graded, total = self.queue.progress()
         shown = len(self.queue.visible)
@@ -357,61 +455,32 @@ class MainWindow(QMainWindow):
         self.queue.go_to(int(self.queue_model.data(index, Qt.ItemDataRole.UserRole)))
         self.show_current()
 
+    def _chosen_filter(self, items) -> QueueFilter:
+        lo, hi = self.score_min.value(), self.score_max.value()
+        scored = any(math.isfinite(it.score) for it in items)
+        use_score = scored and (lo > 0.0 or hi < 1.0)
+        return QueueFilter(unlabelled_only=self.unlabelled_box.isChecked(),
+                           grades=GRADE_FILTERS[self.grade_filter.currentText()],
+                           score_min=lo if use_score else None, score_max=hi if use_score else None)
+
     def _filter_changed(self) -> None:
-        self._apply_filter()
+        self.session.set_filter(self._chosen_filter(self.queue.items))
         self._rebuild_queue_list()
         if self.queue.current is not None and (self.loaded is None or self.loaded.item is not self.queue.current):
             self.show_current()
 
-    def _apply_filter(self) -> None:
-        lo, hi = self.score_min.value(), self.score_max.value()
-        scored = any(math.isfinite(it.score) for it in self.queue.items)
-        use_score = scored and (lo > 0.0 or hi < 1.0)
-        self.queue.set_filter(QueueFilter(unlabelled_only=self.unlabelled_box.isChecked(),
-                                          grades=GRADE_FILTERS[self.grade_filter.currentText()],
-                                          score_min=lo if use_score else None,
-                                          score_max=hi if use_score else None))
-
-    def toggle_unlabelled_filter(self) -> None:
+    def toggle_ungraded_filter(self) -> None:
         self.unlabelled_box.setChecked(not self.unlabelled_box.isChecked())
 
     # --- moving ------------------------------------------------------------------------------------
+    def _move(self, action: str) -> None:
+        if getattr(self.session, action)() is not None:
+            self.show_current()
+        else:
+            self.statusBar().showMessage(MOVE_ACTIONS[action], 4000)
+
     def go_next(self) -> None:
-        if self.queue.next() is not None:
-            self.show_current()
-        else:
-            self.statusBar().showMessage("end of the queue", 3000)
-
-    def go_previous(self) -> None:
-        if self.queue.previous() is not None:
-            self.show_current()
-        else:
-            self.statusBar().showMessage("start of the queue", 3000)
-
-    def go_next_unlabelled(self) -> None:
-        if self.queue.next_unlabelled() is not None:
-            self.show_current()
-        else:
-            self.statusBar().showMessage("every spectrum in the queue is graded", 5000)
-
-    def go_first(self) -> None:
-        if self.queue.visible:
-            self.queue.go_to(self.queue.visible[0])
-            self.show_current()
-
-    def go_last(self) -> None:
-        if self.queue.visible:
-            self.queue.go_to(self.queue.visible[-1])
-            self.show_current()
-
-    def go_to_text(self, text: str) -> bool:
-        """Show the first item whose object id or file name contains ``text``; False when none does."""
-        for i, item in enumerate(self.queue.items):
-            if text in item.object_id or text in Path(item.path).name:
-                self.queue.go_to(i)
-                self.show_current()
-                return True
-        return False
+        self._move("go_next")
 
     @staticmethod
     def _key(item: QueueItem) -> tuple:
@@ -463,9 +532,9 @@ class MainWindow(QMainWindow):
             self._loaded_items[self._key(result.item)] = result
             self._display(result)
         elif kind == "refit" and ticket[1] == self._ticket and self.state is not None:
-            self.state.apply_refit(result)
-            self._redraw_markers()
-            self.statusBar().showMessage(f"refit: z_bg = {self.state.z:.5f} ± {self.state.z_err:.5f}", 8000)
+            self.session.apply_refit(result)
+            self.statusBar().showMessage(f"refit: z_bg = {self.state.z:.5f} ± {self.state.z_err:.5f} "
+                                         f"(X: back to the detector's)", 8000)
             self.refit_done.emit(self.state)
         elif kind == "spaxel" and ticket[1] == self._ticket:
             self._display(result, keep_cube=True)
@@ -481,11 +550,9 @@ class MainWindow(QMainWindow):
         if ticket[1] != self._ticket:
             return
         self.statusBar().showMessage(message, 15000)
-        if kind == "load":
-            self.loaded = None
-            self.state = None
-            self.info_label.setText(f"<b>Could not read</b><br>{html.escape(message)}")
-            self.item_shown.emit(None)
+        if kind == "load" and self.queue.current is not None:
+            self._release_cube()
+            self.session.show_unreadable(self.queue.current, message)
 
     def _expand(self, loaded: LoadedItem) -> None:
         index = self.queue.items.index(loaded.item) if loaded.item in self.queue.items else -1
@@ -498,15 +565,9 @@ class MainWindow(QMainWindow):
     # --- display -----------------------------------------------------------------------------------
     def _display(self, loaded: LoadedItem, keep_cube: bool = False) -> None:
         self._release_cube(loaded.cube)
-        self.loaded = loaded
         if loaded.n_in_file > 1:
             self._expand(loaded)
-        self.state = ViewState(loaded.spectrum, loaded.gridded, loaded.detection,
-                               smoothing_half_width=self.smoothing_half_width)
-        self.spectrum_view.show_state(self.state)
-        self.stamps_view.show_stamps(self.state.stamps())
-        self._show_info()
-        self._show_label()
+        self.session.show_loaded(loaded)
         if loaded.cube is not None and not keep_cube:
             self._show_cube(loaded)
         elif loaded.cube is None:
@@ -515,124 +576,106 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{loaded.item.display_name}: shown in {self.last_latency_ms:.0f} ms", 4000)
         self.item_shown.emit(self.state)
 
-    def _redraw_markers(self) -> None:
-        if self.state is None:
-            return
-        self.spectrum_view.update_markers(self.state)
-        self.stamps_view.show_stamps(self.state.stamps())
-        self._show_info()
+    def _session_changed(self, what: str) -> None:
+        if what == "item":
+            if self.state is None:
+                self._show_nothing(f"No spectrum: {self.session.unreadable}")
+                self.item_shown.emit(None)
+                return
+            self.spectrum_view.show_state(self.state)
+            self._show_stamps()
+            self._show_info()
+        elif what == "redshift":
+            self.spectrum_view.update_markers(self.state)
+            self._show_stamps()
+            self._show_info()
+        elif what == "draft":
+            self._show_draft()
+        elif what == "grades":
+            self._rebuild_queue_list()
+
+    def _show_nothing(self, reason: str) -> None:
+        """The no-spectrum state: nothing of a previous item stays on show."""
+        self.spectrum_view.show_nothing(reason)
+        self.stamps_view.show_nothing()
+        self.banner.hide()
+        name = self.loaded.item.display_name if self.loaded is not None else ""
+        self.info_label.setText(f"<b>{html.escape(name)}</b><br><b>Could not read</b><br>{html.escape(reason)}"
+                                "<br><i>Grading is refused until a spectrum is on show.</i>")
+        self.grading.show_draft(None, "")
+
+    def _show_stamps(self) -> None:
+        self.stamps_view.show_stamps(self.state.stamps(), self.state.line_snrs())
+        self._show_draft()
+
+    def _show_draft(self) -> None:
+        draft = self.session.draft
+        self.stamps_view.show_marks(draft.lines, draft.selected_line)
+        event = self.session.latest_event()
+        self.grading.show_draft(draft, self._grade_summary(event), event.grade if event else None)
+
+    def _grade_summary(self, event) -> str:
+        if self.store is None:
+            return f"grading off: {self.session.store_note}"
+        if event is None:
+            return "not graded"
+        return f"graded {event.grade} by {event.inspector} ({event.time[:16]})"
 
     def _show_info(self) -> None:
-        if self.state is None or self.loaded is None:
+        if self.state is None:
             return
-        s = self.state.spectrum
-        d = self.state.detection
-        meta = s.meta
-        if "ifu" in meta:
-            ident = f"plate-ifu {meta.get('plate')}-{meta.get('ifu')}"
-        elif "fiber" in meta:
-            ident = f"plate-mjd-fiber {meta.get('plate'):04d}-{meta.get('mjd'):05d}-{meta.get('fiber'):04d}"
-        else:
-            ident = ""
-
-        def num(value, fmt):
-            return format(value, fmt) if value is not None and math.isfinite(value) else "—"
-
-        z_err = f" ± {self.state.z_err:.5f}" if math.isfinite(self.state.z_err) else ""
-        rows = [
-            ("Object", html.escape(s.object_id)), ("ID", html.escape(ident)),
-            ("RA, Dec", f"{num(s.ra, '.5f')}, {num(s.dec, '.5f')}"),
-            ("z_fg", num(s.z_fg, ".5f")),
-            ("z_bg", f"{self.state.z:.5f}{z_err} ({self.state.z_origin})"),
-            ("Score", num(d.score, ".3f") if d is not None else "—"),
-            ("Lines", str(d.n_lines) if d is not None else "—"),
-            ("Probabilities", self.state.probability_source),
-            ("Model", html.escape(d.model_version or "none (physics)") if d is not None else "none"),
-            ("Survey", html.escape(s.survey)),
-            ("File", html.escape(Path(s.source).name)),
-        ]
-        if s.flags:
-            rows.append(("Caveats", html.escape(", ".join(sorted(s.flags)))))
-        body = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows)
+        banners, rows = info_rows(self.session)
+        self.banner.setText("".join(banners))
+        self.banner.setVisible(bool(banners))
+        body = "".join(f"<tr><td valign='top'><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows)
         self.info_label.setText(f"<table cellspacing='2'>{body}</table>")
-        self.info_label.setToolTip(s.source)
+        self.info_label.setToolTip(self.state.spectrum.source)
 
     # --- grading ------------------------------------------------------------------------------------
-    def _show_label(self) -> None:
-        item = self.queue.current
-        if item is None or self.store is None:
-            self.grading.show_label(None, summary="grading off: no label store" if self.store is None else "")
+    def grade(self, grade: str, advance: bool = True) -> None:
+        """Record ``grade`` for the item on show (with the draft), confirm it visibly, then move on."""
+        try:
+            event = self.session.grade(grade)
+        except GradeRefused as exc:
+            self.statusBar().showMessage(str(exc), 15000)
+            self.grading.confirm(str(exc), ok=False)
             return
-        event = self.store.latest(item.label_id, self.inspector)
-        history = self.store.history(item.label_id)
-        others = len({e.inspector for e in history} - {self.inspector})
-        summary = "not graded" if event is None else f"graded {event.grade} by {event.inspector} ({event.time[:16]})"
-        if others:
-            summary += f"; {others} other inspector(s)"
-        if event is None:
-            self.grading.show_label(None, summary=summary)
+        z = f", z_bg {event.z_bg:.5f}" if event.z_bg is not None else ""
+        message = f"saved: {event.object_id} graded {grade}{z}"
+        self.statusBar().showMessage(message, 4000)
+        self.grading.confirm(message, ok=True)
+        self.graded.emit(event)
+        if not advance:
+            self._show_draft()
+        elif self.session.advance_after_grade() is not None:
+            self._rebuild_queue_list()
+            self.show_current()
         else:
-            self.grading.show_label(event.grade, event.flags, event.comment, summary)
+            self._rebuild_queue_list()
+            self._show_draft()
+            self.statusBar().showMessage(message + "; end of the queue", 8000)
 
     def set_grade(self, grade: str, advance: bool = True) -> None:
-        """Record ``grade`` (with the flags, comment and shown z_bg) for the item on show, then move on."""
-        if self.store is None:
-            self.statusBar().showMessage("grading is off: no label store could be opened", 8000)
-            return
-        if self.state is None or self.loaded is None:
-            return
-        from ..core.errors import CasigloError
-        from ..core.labels import LabelEvent
+        self.grade(grade, advance)
 
-        s = self.state.spectrum
-        d = self.state.detection
-        item = self.loaded.item
-        finite = [v for v in (s.ra, s.dec) if v is not None and math.isfinite(v)]
+    def undo(self) -> None:
         try:
-            self.store.add_event(LabelEvent(
-                object_id=item.label_id, grade=grade, inspector=self.inspector, source=s.source,
-                z_bg=self.state.z if grade != "none" and math.isfinite(self.state.z) else None,
-                flags=self.grading.chosen_flags(), comment=self.grading.comment.text(),
-                model_version=(d.model_version or None) if d is not None else None,
-                score=float(d.score) if d is not None and math.isfinite(d.score) else None,
-                ra=s.ra if len(finite) == 2 else None, dec=s.dec if len(finite) == 2 else None,
-                z_fg=s.z_fg if math.isfinite(s.z_fg) else None,
-            ))
-        except CasigloError as exc:
-            # The grade was not stored: say why and stay on this spectrum so nothing is silently lost.
-            self.statusBar().showMessage(f"{item.label_id}: grade NOT saved: {exc}", 15000)
+            event = self.session.undo()
+        except GradeRefused as exc:
+            self.statusBar().showMessage(str(exc), 15000)
+            self.grading.confirm(str(exc), ok=False)
+            self.show_current()
             return
-        index = self.queue.items.index(item)
-        self.queue.record_grade(index, grade)
-        self._grades[item.label_id] = grade
-        self._refresh_queue_entry(index)
-        self._update_progress()
-        self.statusBar().showMessage(f"{item.label_id}: graded {grade}", 4000)
-        if advance:
-            if self.queue.filter.active:
-                self.queue.refresh()
-                self._rebuild_queue_list()
-            self.go_next()
-        else:
-            self._show_label()
-
-    def grade_none(self) -> None:
-        self.set_grade("none")
-
-    def grade_possible(self) -> None:
-        self.set_grade("possible")
-
-    def grade_probable(self) -> None:
-        self.set_grade("probable")
-
-    def grade_likely(self) -> None:
-        self.set_grade("likely")
+        message = f"undone: {event.object_id} is {event.grade} again (recorded as a new event)"
+        self.statusBar().showMessage(message, 8000)
+        self.grading.confirm(message, ok=True)
+        self.show_current()
 
     def focus_comment(self) -> None:
         self.grading.comment.setFocus()
         self.grading.comment.selectAll()
 
-    def _leave_comment(self) -> None:
+    def _return_keys(self) -> None:
         self.setFocus()
         self.spectrum_view.setFocus()
 
@@ -640,39 +683,24 @@ class MainWindow(QMainWindow):
         if self.help_overlay.isVisible():
             self.help_overlay.hide()
         else:
-            self._leave_comment()
+            self._return_keys()
 
     # --- redshift -------------------------------------------------------------------------------------
-    def _nudge(self, pixels: float) -> None:
-        if self.state is not None:
-            self.state.nudge(pixels)
-            self._redraw_markers()
-
-    def nudge_up(self) -> None:
-        self._nudge(1)
-
-    def nudge_down(self) -> None:
-        self._nudge(-1)
-
-    def nudge_up_10(self) -> None:
-        self._nudge(10)
-
-    def nudge_down_10(self) -> None:
-        self._nudge(-10)
-
     def set_redshift(self, z: float) -> None:
         """Put the marker set at ``z`` (as dragging a marker does)."""
-        if self.state is not None:
-            self.state.set_z(z, "manual")
-            self._redraw_markers()
+        self.session.set_redshift(z)
 
-    def _marker_dragged(self, z: float) -> None:
-        self.set_redshift(z)
-
-    def reset_redshift(self) -> None:
-        if self.state is not None:
-            self.state.reset_z()
-            self._redraw_markers()
+    def cycle_solution(self) -> None:
+        if self.state is None:
+            return
+        solutions = self.state.solutions()
+        if len(solutions) <= 1:
+            self.statusBar().showMessage("the detector proposed no other solution", 5000)
+            return
+        index = self.session.cycle_solution()
+        which = "best" if index == 0 else f"next-best #{index}"
+        self.statusBar().showMessage(f"solution {index + 1} of {len(solutions)} ({which}): "
+                                     f"z_bg = {self.state.z:.5f}", 5000)
 
     def refit(self) -> None:
         """Physics refinement of z_bg from the shown redshift, on a worker."""
@@ -698,18 +726,22 @@ class MainWindow(QMainWindow):
     def toggle_foreground_markers(self) -> None:
         self.spectrum_view.set_visibility(foreground=not self.spectrum_view.show_foreground)
 
-    def _set_smoothing(self, half_width: int) -> None:
-        self.smoothing_half_width = max(0, min(half_width, 25))
+    def smooth(self, step: int) -> None:
+        half_width = self.session.set_smoothing(self.smoothing_half_width + step)
         if self.state is not None:
-            self.state.smoothing_half_width = self.smoothing_half_width
             self.spectrum_view.show_state(self.state, auto_range=False)
-        self.statusBar().showMessage(f"smoothing: {2 * self.smoothing_half_width + 1} px (ivar-weighted)", 3000)
+        self.statusBar().showMessage(f"smoothing: {2 * half_width + 1} px (ivar-weighted)", 3000)
 
-    def smooth_more(self) -> None:
-        self._set_smoothing(self.smoothing_half_width + 1)
-
-    def smooth_less(self) -> None:
-        self._set_smoothing(self.smoothing_half_width - 1)
+    def open_image_links(self) -> None:
+        """Open the object's sky images (SkyServer navigator, Legacy Survey viewer) in the web browser."""
+        if self.state is None:
+            return
+        links = sky_links(self.state.spectrum.ra, self.state.spectrum.dec)
+        if not links:
+            self.statusBar().showMessage("no sky position for this spectrum", 5000)
+            return
+        for url in links.values():
+            QDesktopServices.openUrl(QUrl(url))
 
     def toggle_help(self) -> None:
         if self.help_overlay.isVisible():
@@ -777,8 +809,6 @@ class MainWindow(QMainWindow):
     # --- for tests and the screenshot mode --------------------------------------------------------
     def wait_until_shown(self, timeout_s: float = 30.0) -> bool:
         """Process events until the requested item is on show (for --screenshot and tests)."""
-        from PyQt6.QtWidgets import QApplication
-
         deadline = time.perf_counter() + timeout_s
         while time.perf_counter() < deadline:
             QApplication.processEvents()
@@ -787,3 +817,11 @@ class MainWindow(QMainWindow):
             time.sleep(0.005)
         return False
 
+
+def default_size() -> tuple[int, int]:
+    """The first-run window size: 1400x900, or 92% of a smaller screen (never larger than the screen)."""
+    screen = QApplication.primaryScreen()
+    if screen is None:
+        return 1400, 900
+    available = screen.availableGeometry()
+    return min(1400, int(0.92 * available.width())), min(900, int(0.92 * available.height()))

@@ -150,6 +150,11 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         self.plot.addItem(self.caption, ignoreBounds=True)
         self.plot.getViewBox().sigRangeChanged.connect(self._place_caption)
 
+        self.empty_message = pg.TextItem("", anchor=(0.5, 0.5), color=(120, 120, 120))
+        self.empty_message.setFont(QFont("DejaVu Sans", 12))
+        self.plot.addItem(self.empty_message, ignoreBounds=True)
+        self.show_nothing("No spectrum yet")
+
         self.show_flux = True
         self.show_model = True
         self.show_residual = True
@@ -165,8 +170,29 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         return label
 
     # --- drawing ------------------------------------------------------------------------------------
+    def show_nothing(self, message: str) -> None:
+        """The no-spectrum state: no curve, marker or caption of a previous spectrum, and ``message``."""
+        self._state = None
+        for item in (self.flux_curve, self.model_curve, self.residual_curve, self.band_low, self.band_high,
+                     self.fg_emission, self.fg_absorption):
+            item.setData([], [])
+        self.shade.clear()
+        for line in self.markers:
+            line.setVisible(False)
+        for label, _ in self.fg_labels:
+            label.setVisible(False)
+        self.caption.setText("")
+        self.top_axis.setLabel("")
+        self.plot.setRange(xRange=(3600.0, 10400.0), yRange=(0.0, 1.0), padding=0)
+        self.empty_message.setText(message)
+        self.empty_message.setPos(7000.0, 0.5)
+        self.empty_message.setVisible(True)
+
     def show_state(self, state: ViewState, auto_range: bool = True, keep_x: bool = False) -> None:
         self._state = state
+        self.empty_message.setVisible(False)
+        for line in self.markers:
+            line.setVisible(True)
         wave, flux_s, sigma = state.smoothed("flux")
         _, resid_s, _ = state.smoothed("residual")
         spectrum = state.spectrum

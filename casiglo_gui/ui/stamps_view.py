@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
+from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtGui import QFont
 
 from ..core.inspection.view import Stamp
@@ -27,8 +28,21 @@ def cell_origin(index: int) -> tuple[float, float]:
     return float(index % COLUMNS), -2.0 * (index // COLUMNS)
 
 
+def cell_at(x: float, y: float) -> int | None:
+    """The panel index under plot coordinates (x, y), None outside the grid."""
+    column, row = math.floor(x), math.floor((1.0 - y) / 2.0)
+    if 0 <= column < COLUMNS and 0 <= row < ROWS:
+        return row * COLUMNS + column
+    return None
+
+
 class StampsView(pg.GraphicsLayoutWidget):
-    """Line stamps in a fixed grid of cells; item count does not grow with the number of lines."""
+    """Line stamps in a fixed grid of cells; item count does not grow with the number of lines.
+
+    Emits ``stamp_clicked(index)`` when a stamp is clicked (it selects the line for seen/rejected marks).
+    """
+
+    stamp_clicked = pyqtSignal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -57,7 +71,9 @@ class StampsView(pg.GraphicsLayoutWidget):
         frames = pg.PlotDataItem(np.array(frame_x), np.array(frame_y), pen=pg.mkPen((200, 200, 200)), connect="pairs")
         for item in (frames, self.band, self.zero, self.centres, self.resid, self.fit):
             self.plot.addItem(item)
-        self.names, self.infos = [], []
+        self.selection = pg.PlotDataItem(pen=pg.mkPen((30, 110, 220), width=2.5))
+        self.plot.addItem(self.selection)
+        self.names, self.infos, self.marks = [], [], []
         for i, key in enumerate(LINE_KEYS):
             x0, yc = cell_origin(i)
             name = pg.TextItem(LINE_LABELS[key], anchor=(0, 0), color=(40, 40, 40))
@@ -66,14 +82,51 @@ class StampsView(pg.GraphicsLayoutWidget):
             info = pg.TextItem("", anchor=(0, 0), color=(40, 40, 40))
             info.setFont(QFont("DejaVu Sans", 7))
             info.setPos(x0 + 0.03, yc + 0.74)
-            self.plot.addItem(name)
-            self.plot.addItem(info)
+            mark = pg.TextItem("", anchor=(1, 0), color=(30, 120, 40))
+            mark.setFont(QFont("DejaVu Sans", 8, QFont.Weight.Bold))
+            mark.setPos(x0 + 0.97, yc + 0.97)
+            for item in (name, info, mark):
+                self.plot.addItem(item)
             self.names.append(name)
             self.infos.append(info)
+            self.marks.append(mark)
         self.stamps: list[Stamp] = []
+        self.message = pg.TextItem("", anchor=(0.5, 0.5), color=(120, 120, 120))
+        self.message.setFont(QFont("DejaVu Sans", 11))
+        self.message.setPos(COLUMNS / 2, -ROWS + 1)
+        self.plot.addItem(self.message)
+        self.scene().sigMouseClicked.connect(self._clicked)
 
-    def show_stamps(self, stamps: list[Stamp]) -> None:
+    def _clicked(self, event) -> None:
+        point = self.plot.getViewBox().mapSceneToView(event.scenePos())
+        index = cell_at(point.x(), point.y())
+        if index is not None:
+            self.stamp_clicked.emit(index)
+
+    def show_marks(self, lines: dict[str, bool], selected: int) -> None:
+        """Seen / rejected marks per line and a frame around the selected stamp."""
+        for key, mark in zip(LINE_KEYS, self.marks):
+            state = lines.get(key)
+            mark.setText("" if state is None else ("✓ seen" if state else "✗ rejected"))
+            mark.setColor((30, 120, 40) if state else (190, 30, 30))
+        x0, yc = cell_origin(selected)
+        self.selection.setData([x0 + 0.005, x0 + 0.995, x0 + 0.995, x0 + 0.005, x0 + 0.005],
+                               [yc - 0.99, yc - 0.99, yc + 0.99, yc + 0.99, yc - 0.99])
+
+    def show_nothing(self, message: str = "no spectrum") -> None:
+        """Nothing on show: empty cells and a message (no stamp of a previous item stays)."""
+        self.show_stamps([], [])
+        for name, info, mark in zip(self.names, self.infos, self.marks):
+            name.setColor((170, 170, 170))
+            info.setText("")
+            mark.setText("")
+        self.selection.setData([], [])
+        self.message.setText(message)
+
+    def show_stamps(self, stamps: list[Stamp], snrs) -> None:
+        """Draw ``stamps``; the S/N written in each is ``snrs`` (the same numbers as the plot's labels)."""
         self.stamps = stamps
+        self.message.setText("")
         rx, ry, fx, fy, bx, by0, bh, cx, cy, zx, zy = ([] for _ in range(11))
         bar_width = 1.0
         for i, stamp in enumerate(stamps):
@@ -110,11 +163,12 @@ class StampsView(pg.GraphicsLayoutWidget):
             cy += [yc - 0.95, yc + 0.7]
             zx += [px[0], px[-1]]
             zy += [yc - 0.2, yc - 0.2]
-            strong = math.isfinite(stamp.snr) and stamp.snr >= STRONG_SNR
+            snr = float(snrs[i])
+            strong = math.isfinite(snr) and snr >= STRONG_SNR
             colour = (176, 0, 122) if strong else (40, 40, 40)
             name.setColor(colour)
             info.setColor(colour)
-            info.setText(f"{stamp.centre_a:.1f} Å, fit S/N {stamp.snr:.1f}" if math.isfinite(stamp.snr)
+            info.setText(f"{stamp.centre_a:.0f} Å · S/N {snr:.1f}" if math.isfinite(snr)
                          else f"{stamp.centre_a:.0f} Å")
 
         def joined(parts):

@@ -5,3 +5,5 @@ from .queue import (  # noqa: F401
 )
 from .view import ViewState, fit_line, ivar_smooth, redshift_nudged, sky_ranges_a  # noqa: F401
 from .loading import DetectorSet, LoadedItem, SpectrumCache, load_item  # noqa: F401
+from .actions import KEYMAP, KeyBinding, key_variants  # noqa: F401
+from .session import GradeRefused, InspectionSession  # noqa: F401

@@ -96,6 +96,31 @@ class DetectorSet:
             return self.physics.refine(gridded, float(np.float64(z_start)))
 
 
+@dataclass(frozen=True)
+class SyntheticOrigin:
+    """A made-up spectrum (real foreground + injected lines, e.g. the demo's sample lenses)."""
+
+    injected_z_bg: float
+    made_from: str
+
+
+def synthetic_origin(path: str) -> SyntheticOrigin | None:
+    """What the primary header says when ``path`` is a synthetic spectrum (``CSYNTH`` set), else None."""
+    if not path.lower().endswith((".fits", ".fits.gz", ".fit", ".fts")):
+        return None
+    try:
+        import fitsio
+
+        header = fitsio.read_header(path, 0)
+    except (OSError, ValueError):
+        return None
+    if not header.get("CSYNTH", False):
+        return None
+    z = header.get("CSZBG", float("nan"))
+    return SyntheticOrigin(injected_z_bg=float(z) if isinstance(z, (int, float)) else float("nan"),
+                           made_from=str(header.get("CSSRC", "")))
+
+
 @dataclass
 class LoadedItem:
     """A queue item read and scored: everything the view needs."""
@@ -107,6 +132,12 @@ class LoadedItem:
     n_in_file: int = 1
     cube: object | None = None
     timings_ms: dict = field(default_factory=dict)
+    scan_detection: Detection | None = None
+    synthetic: SyntheticOrigin | None = None
+
+    @property
+    def has_model(self) -> bool:
+        return self.detection is not None and bool(self.detection.model_version)
 
 
 def detection_from_scan(item: QueueItem) -> Detection | None:
@@ -190,15 +221,19 @@ def load_item(item: QueueItem, detectors: DetectorSet | None, cache: SpectrumCac
     t1 = time.perf_counter()
     gridded = to_model_grid(spectrum)
     t2 = time.perf_counter()
-    detection = detection_from_scan(item) if item.scan else None
-    if detection is None and detectors is not None:
+    scan_detection = detection_from_scan(item) if item.scan else None
+    # The app's own model re-scores scan rows (a millisecond): the table records no model version, and a
+    # grade must record the model whose verdict was on show. Without a model the scan row's verdict is shown.
+    detection = scan_detection
+    if detectors is not None and (detection is None or detectors.combined is not None):
         detection = detectors.detect(gridded)
     t3 = time.perf_counter()
     if not item.object_id:
         item.object_id = spectrum.object_id
     return LoadedItem(item=item, spectrum=spectrum, gridded=gridded, detection=detection, n_in_file=n_in_file,
                       cube=cube, timings_ms={"read": 1e3 * (t1 - t0), "grid": 1e3 * (t2 - t1),
-                                             "detect": 1e3 * (t3 - t2)})
+                                             "detect": 1e3 * (t3 - t2)},
+                      scan_detection=scan_detection, synthetic=synthetic_origin(item.path) if cube is None else None)
 
 
 def cube_centre(cube) -> tuple[int, int]:

@@ -7,10 +7,9 @@ position always stays on a visible item when there is one.
 """
 from __future__ import annotations
 
-import csv
 import math
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,10 +17,11 @@ import numpy as np
 
 from ..errors import CasigloError
 from ..lines import LINE_KEYS
+from ..scan.tableread import TABLE_SUFFIXES, ScanTableError, read_scan_frame
 
 SPECTRUM_SUFFIXES = (".fits", ".fits.gz", ".fit", ".fts")
-TABLE_SUFFIXES = (".csv",)
-SCAN_REQUIRED_COLUMNS = ("source", "object_id", "score")
+OPEN_DIALOG_PATTERNS = ("Spectra and scan tables (*.fits *.fits.gz *.fit *.fts *.csv *.parquet);;"
+                        "All files (*)")
 
 
 class QueueBuildError(CasigloError):
@@ -82,13 +82,6 @@ def _is_table(path: Path) -> bool:
     return path.name.lower().endswith(TABLE_SUFFIXES)
 
 
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return float("nan")
-
-
 def _parse_spaxel(object_id: str) -> tuple[int, int] | None:
     """``PLATE-IFU/x,y`` -> (x, y); None for ids without a spaxel part."""
     if "/" not in object_id:
@@ -102,7 +95,8 @@ def _parse_spaxel(object_id: str) -> tuple[int, int] | None:
 
 
 def read_scan_table(path: str | Path) -> list[QueueItem]:
-    """Items of a ``casiglo scan`` CSV table, in file order (rows with status other than ``ok`` are kept).
+    """Items of a ``casiglo scan`` table (CSV or Parquet), in file order (rows with status other than ``ok``
+    are kept), read by the scan's own table reader.
 
     Relative ``source`` paths are resolved against the current folder first, then the table's folder.
 
@@ -113,30 +107,18 @@ def read_scan_table(path: str | Path) -> list[QueueItem]:
     """
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            columns = reader.fieldnames or []
-            missing = [c for c in SCAN_REQUIRED_COLUMNS if c not in columns]
-            if missing:
-                raise QueueBuildError(path, f"not a scan table: missing column(s) {', '.join(missing)}")
-            rows = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise QueueBuildError(path, f"cannot read table ({exc})") from None
+        frame = read_scan_frame(path)
+    except ScanTableError as exc:
+        raise QueueBuildError(path, exc.reason) from None
     items = []
-    for row in rows:
-        source = Path(row["source"])
+    for values in frame.to_dict("records"):
+        source = Path(values["source"])
         if not source.is_absolute() and not source.exists():
             candidate = path.parent / source
             if candidate.exists():
                 source = candidate
-        values: dict = {}
-        for key, text in row.items():
-            if key in ("source", "object_id", "status"):
-                values[key] = text
-            else:
-                values[key] = _number(text)
-        object_id = row.get("object_id") or ""
-        items.append(QueueItem(path=str(source), object_id=object_id, score=_number(row["score"]),
+        object_id = values.get("object_id") or ""
+        items.append(QueueItem(path=str(source), object_id=object_id, score=float(values["score"]),
                                spaxel=_parse_spaxel(object_id), scan=values))
     return items
 
@@ -207,36 +189,33 @@ class InspectionQueue:
     ----------
     items : list of QueueItem
         Already in the order to visit (see :func:`sort_by_score`).
-    grade_of : callable(label_id) -> str or None
-        The current grade of an object (from the label store) or None when ungraded.
+    grades : dict of label_id -> grade, optional
+        The session's one grade cache (the inspector's latest grade per object); the queue reads it and
+        :meth:`record_grade` writes it, so the queue, its filters and the window never disagree.
     """
 
-    def __init__(self, items: list[QueueItem], grade_of: Callable[[str], str | None] | None = None):
+    def __init__(self, items: list[QueueItem], grades: dict[str, str] | None = None):
         self.items = list(items)
-        self._grade_of = grade_of or (lambda _id: None)
-        self._grades: dict[str, str | None] = {}
+        self.grades: dict[str, str] = grades if grades is not None else {}
         self.filter = QueueFilter()
         self.position = 0 if self.items else -1
         self._visible: list[int] = list(range(len(self.items)))
 
     # --- grades -------------------------------------------------------------------------------
     def grade(self, index: int) -> str | None:
+        return self.grades.get(self.items[index].label_id)
+
+    def record_grade(self, index: int, grade: str | None) -> None:
+        """Remember a grade just written to the store (None = ungraded again, after an undo)."""
         label_id = self.items[index].label_id
-        if label_id not in self._grades:
-            self._grades[label_id] = self._grade_of(label_id)
-        return self._grades[label_id]
-
-    def record_grade(self, index: int, grade: str) -> None:
-        """Remember a grade just written to the store (keeps progress and filters current)."""
-        self._grades[self.items[index].label_id] = grade
-
-    def forget_grades(self) -> None:
-        """Re-read every grade from the store on next use (after the store changed elsewhere)."""
-        self._grades.clear()
+        if grade is None:
+            self.grades.pop(label_id, None)
+        else:
+            self.grades[label_id] = grade
 
     def progress(self) -> tuple[int, int]:
         """(graded, total) over the whole queue."""
-        graded = sum(1 for i in range(len(self.items)) if self.grade(i) is not None)
+        graded = sum(1 for item in self.items if item.label_id in self.grades)
         return graded, len(self.items)
 
     # --- filtering -----------------------------------------------------------------------------
@@ -272,6 +251,17 @@ class InspectionQueue:
         if not later:
             return None
         return min(later) if direction > 0 else max(later)
+
+    def advance_after_grade(self) -> QueueItem | None:
+        """Move on after the current item was graded: to the item that was next *before* the grade, even when
+        the grade makes the current item leave the filter (which would otherwise skip one); None at the end."""
+        here, target = self.position, self._step(+1)
+        self.refresh()
+        if target is None or target not in self._visible:
+            self.position = here  # stay on the graded item: the end of the queue is said, not jumped past
+            return None
+        self.position = target
+        return self.current
 
     def next(self) -> QueueItem | None:
         """Move to the next visible item; stay at the end (returns None) when there is none."""

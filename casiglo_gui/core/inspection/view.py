@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import grid
-from ..detection import Detection
+from ..detection import Detection, Solution
 from ..lines import LINE_KEYS, LINE_LABELS, N_LINES, REST_WAVELENGTHS_A
 from ..skymask import sky_mask_on_grid
 from ..spectrum import GriddedSpectrum, Spectrum
@@ -109,10 +109,16 @@ def fit_line(gridded: GriddedSpectrum, centre_a: float, sigma_px: float,
 
 @dataclass
 class ViewState:
-    """The current item's spectrum, detection and chosen redshift.
+    """The current item's spectrum, the detector's verdict, and the redshift on show.
 
-    ``z`` is what the markers show; ``z_origin`` says where it came from: ``detector``, ``scan``,
-    ``manual`` (nudged or dragged) or ``refit``.
+    The detector's verdict (``detection``: its best solution and ``alternatives``) is never replaced: a
+    refit is kept beside it (``refit``), so X always brings the detector's solution back. ``z`` is what
+    the markers show; ``z_origin`` says where it came from: ``detector`` or ``scan`` (the best solution),
+    ``alternative N`` (the detector's N-th next-best), ``manual`` (nudged or dragged), ``refit`` or ``none``.
+
+    Line probabilities belong to a solution: they are shown only at that solution's z. Line S/N shown
+    anywhere (plot labels, stamps) is :meth:`line_snrs`: the solution's (or refit's) at its own z, the
+    stamp fit at the shown z once the inspector has moved it, so the plot and the stamps never disagree.
     """
 
     spectrum: Spectrum
@@ -123,17 +129,56 @@ class ViewState:
     z_origin: str = "none"
     smoothing_half_width: int = 2
     history: list[tuple[str, float]] = field(default_factory=list)
+    refit: Detection | None = None
+    solution_index: int = 0
+    _stamps: tuple[float, list] | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if self.detection is not None and math.isfinite(self.detection.z_bg) and not math.isfinite(self.z):
             self.z = float(np.float64(self.detection.z_bg))
             self.z_err = float(self.detection.z_bg_err)
-            self.z_origin = "scan" if self.detection.detector == "scan" else "detector"
+            self.z_origin = self.best_origin
         if not math.isfinite(self.z):
             # Nothing detected: start the markers just above the foreground, for the inspector to move.
             z_fg = self.spectrum.z_fg if math.isfinite(self.spectrum.z_fg) else 0.0
             self.z = float(z_fg) + 0.1
             self.z_origin = "none"
+
+    @property
+    def best_origin(self) -> str:
+        return "scan" if self.detection is not None and self.detection.detector == "scan" else "detector"
+
+    # --- solutions ------------------------------------------------------------------------------
+    def solutions(self) -> list[Solution]:
+        """The detector's solutions, best first: its own verdict, then ``alternatives`` (finite z only)."""
+        d = self.detection
+        if d is None or not math.isfinite(d.z_bg):
+            return []
+        best = Solution(z_bg=d.z_bg, score=d.score, z_bg_err=d.z_bg_err, n_lines=d.n_lines,
+                        line_probability=d.line_probability, line_snr=d.line_snr)
+        return [best] + [s for s in d.alternatives if math.isfinite(s.z_bg)]
+
+    def origin_of_solution(self, index: int) -> str:
+        return self.best_origin if index == 0 else f"alternative {index}"
+
+    def cycle_solution(self) -> int:
+        """Show the detector's next solution (best -> 2nd -> 3rd -> best); returns its index."""
+        solutions = self.solutions()
+        if not solutions:
+            return 0
+        self.solution_index = (self.solution_index + 1) % len(solutions)
+        chosen = solutions[self.solution_index]
+        self.set_z(chosen.z_bg, self.origin_of_solution(self.solution_index), chosen.z_bg_err)
+        return self.solution_index
+
+    def _measured_by(self):
+        """The solution (or refit) whose lines were measured at the shown z, else None (moved by hand)."""
+        if self.z_origin == "refit":
+            return self.refit
+        solutions = self.solutions()
+        if self.z_origin in (self.best_origin, f"alternative {self.solution_index}") and solutions:
+            return solutions[min(self.solution_index, len(solutions) - 1)]
+        return None
 
     # --- redshift ---------------------------------------------------------------------------------
     def set_z(self, z: float, origin: str = "manual", z_err: float = float("nan")) -> None:
@@ -147,15 +192,15 @@ class ViewState:
         self.set_z(redshift_nudged(self.z, pixels), "manual")
 
     def reset_z(self) -> None:
-        """Back to the detector's (or scan's) redshift."""
+        """Back to the detector's (or scan's) best solution."""
         if self.detection is not None and math.isfinite(self.detection.z_bg):
-            origin = "scan" if self.detection.detector == "scan" else "detector"
-            self.set_z(self.detection.z_bg, origin, self.detection.z_bg_err)
+            self.solution_index = 0
+            self.set_z(self.detection.z_bg, self.best_origin, self.detection.z_bg_err)
 
-    def apply_refit(self, detection: Detection) -> None:
-        """Take a refined detection (physics refine from the chosen z)."""
-        self.detection = detection
-        self.set_z(detection.z_bg, "refit", detection.z_bg_err)
+    def apply_refit(self, refit: Detection) -> None:
+        """Show a refined fit from the chosen z; the detector's verdict stays as it was."""
+        self.refit = refit
+        self.set_z(refit.z_bg, "refit", refit.z_bg_err)
 
     # --- what is drawn -------------------------------------------------------------------------
     def marker_wavelengths(self) -> np.ndarray:
@@ -173,17 +218,31 @@ class ViewState:
     def probability_source(self) -> str:
         if self.detection is None:
             return "none"
+        if self.z_origin == "refit" and self.refit is not None:
+            return PROBABILITY_SOURCE.get(self.refit.detector, self.refit.detector)
+        if self._measured_by() is None:
+            return "none at a moved z"
         return PROBABILITY_SOURCE.get(self.detection.detector, self.detection.detector)
 
+    @property
+    def snr_source(self) -> str:
+        """Where the S/N shown beside each line comes from."""
+        measured = self._measured_by()
+        if measured is None:
+            return "line fit at the shown z"
+        return "refit" if measured is self.refit else self.probability_source
+
     def line_probabilities(self) -> np.ndarray:
-        if self.detection is None:
+        measured = self._measured_by()
+        if measured is None:
             return np.full(N_LINES, np.nan)
-        return np.asarray(self.detection.line_probability, dtype=np.float64)
+        return np.asarray(measured.line_probability, dtype=np.float64)
 
     def line_snrs(self) -> np.ndarray:
-        if self.detection is None:
-            return np.full(N_LINES, np.nan)
-        return np.asarray(self.detection.line_snr, dtype=np.float64)
+        measured = self._measured_by()
+        if measured is None:
+            return np.array([stamp.snr for stamp in self.stamps()], dtype=np.float64)
+        return np.asarray(measured.line_snr, dtype=np.float64)
 
     def marker_labels(self) -> list[str]:
         """Per-line marker text: name, probability and SNR where known."""
@@ -198,20 +257,24 @@ class ViewState:
         return labels
 
     def line_sigma_px(self) -> float:
-        sigma_a = float(getattr(self.detection, "line_sigma_a", float("nan"))) if self.detection else float("nan")
+        fitted = self.refit if self.z_origin == "refit" and self.refit is not None else self.detection
+        sigma_a = float(getattr(fitted, "line_sigma_a", float("nan"))) if fitted else float("nan")
         if math.isfinite(sigma_a) and sigma_a > 0:
             centre = float(np.median(self.marker_wavelengths()))
             return max(sigma_a / (centre * math.log(10) * grid.DLOGLAM), 0.5)
         return DEFAULT_LINE_SIGMA_PX
 
     def stamps(self) -> list[Stamp]:
-        """One stamp per line at the chosen z, in contract order."""
+        """One stamp per line at the chosen z, in contract order (computed once per z)."""
+        if self._stamps is not None and self._stamps[0] == self.z:
+            return self._stamps[1]
         sigma_px = self.line_sigma_px()
         out = []
         for key, centre in zip(LINE_KEYS, self.marker_wavelengths()):
             stamp = fit_line(self.gridded, float(centre), sigma_px)
             stamp.key = key
             out.append(stamp)
+        self._stamps = (self.z, out)
         return out
 
     def smoothed(self, which: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -202,3 +202,28 @@ def test_latest_grades_takes_the_last_grading_and_skips_adjudications():
         LabelEvent("b", "likely", "boss", time="2026-01-03T00:00:00Z", event_id=4, adjudicated=True),
     ]
     assert latest_grades(list(reversed(events))) == {"a": "likely", "b": "none"}
+
+
+def test_scan_rows_of_a_multi_spectrum_file_point_at_their_own_spectrum(data_dir, tmp_path):
+    source = str(data_dir / "manga" / "MaNGA_test_spectra.fits.gz")
+    table = write_scan(tmp_path / "scan.parquet.csv", [
+        {"source": source, "object_id": f"MaNGA_test_spectra[{i}]", "score": "0.5", "status": "ok"}
+        for i in (0, 3)])
+    queue_items = read_scan_table(table)
+    assert [it.index for it in queue_items] == [0, 3]
+    loaded = load_item(queue_items[1], None)
+    assert loaded.spectrum.object_id == "MaNGA_test_spectra[3]"
+
+
+def test_parquet_scan_tables_read_like_csv(data_dir, tmp_path):
+    import pandas as pd
+
+    csv_table = write_scan(tmp_path / "scan.csv", [
+        {"source": str(data_dir / "sdss" / SPEC), "object_id": "0266-51602-0013", "score": "0.7", "z_bg": "0.4",
+         "status": "ok"}])
+    frame = pd.read_csv(csv_table, keep_default_na=True)
+    frame.to_parquet(tmp_path / "scan.parquet")
+    from_csv, from_parquet = read_scan_table(csv_table)[0], read_scan_table(tmp_path / "scan.parquet")[0]
+    assert from_parquet.path == from_csv.path and from_parquet.score == from_csv.score == 0.7
+    assert from_parquet.scan["z_bg"] == from_csv.scan["z_bg"] == 0.4
+    assert math.isnan(from_parquet.scan["p_oiii_5008"]) and math.isnan(from_csv.scan["p_oiii_5008"])

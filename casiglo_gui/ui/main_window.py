@@ -484,7 +484,8 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def _key(item: QueueItem) -> tuple:
-        return (item.path, item.index, item.spaxel)
+        # The object id too: a scan table may list one file in several rows (one per object).
+        return (item.path, item.index, item.spaxel, item.object_id)
 
     def show_current(self) -> None:
         """Show the current item: at once when prefetched, else after a worker has read it."""
@@ -662,14 +663,14 @@ class MainWindow(QMainWindow):
         try:
             event = self.session.undo()
         except GradeRefused as exc:
+            self.show_current()
             self.statusBar().showMessage(str(exc), 15000)
             self.grading.confirm(str(exc), ok=False)
-            self.show_current()
             return
+        self.show_current()
         message = f"undone: {event.object_id} is {event.grade} again (recorded as a new event)"
         self.statusBar().showMessage(message, 8000)
         self.grading.confirm(message, ok=True)
-        self.show_current()
 
     def focus_comment(self) -> None:
         self.grading.comment.setFocus()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +95,12 @@ def _parse_spaxel(object_id: str) -> tuple[int, int] | None:
         return None
 
 
+def _parse_index(object_id: str) -> int:
+    """``name[3]`` -> 3: the scan's id of the 4th spectrum of a multi-spectrum file; 0 otherwise."""
+    match = re.search(r"\[(\d+)\]$", object_id)
+    return int(match.group(1)) if match else 0
+
+
 def read_scan_table(path: str | Path) -> list[QueueItem]:
     """Items of a ``casiglo scan`` table (CSV or Parquet), in file order (rows with status other than ``ok``
     are kept), read by the scan's own table reader.
@@ -118,8 +125,8 @@ def read_scan_table(path: str | Path) -> list[QueueItem]:
             if candidate.exists():
                 source = candidate
         object_id = values.get("object_id") or ""
-        items.append(QueueItem(path=str(source), object_id=object_id, score=float(values["score"]),
-                               spaxel=_parse_spaxel(object_id), scan=values))
+        items.append(QueueItem(path=str(source), index=_parse_index(object_id), object_id=object_id,
+                               score=float(values["score"]), spaxel=_parse_spaxel(object_id), scan=values))
     return items
 
 

@@ -1,0 +1,95 @@
+"""A 200-item grading run of a scan table with keys only: grades, flags, a comment, an undo, alternatives
+confirmed, lines marked; the store must hold exactly those events, in order."""
+import numpy as np
+import pytest
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QApplication
+
+from scan_tables import write_scan
+from test_app import db, make_args, wait_shown  # noqa: F401 (fixtures)
+from casiglo_gui import app as app_module
+from casiglo_gui.core.detection import Detection, Solution
+from casiglo_gui.core.labels import GRADES, LabelStore
+from casiglo_gui.core.lines import LINE_KEYS, N_LINES
+
+N_ITEMS = 200
+BEST_Z, ALTERNATIVE_Z = 0.71234, 0.80111
+DIGITS = [Qt.Key.Key_0, Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3]
+
+
+def detection_with_an_alternative(_gridded):
+    """What the detector will give: a best solution and next-best ones (built here, the detector is not tested)."""
+    return Detection(z_bg=BEST_Z, z_bg_err=3e-5, score=0.9, n_lines=3, line_probability=np.full(N_LINES, 0.8),
+                     line_snr=np.full(N_LINES, 5.0), detector="combined", model_version="test-model",
+                     alternatives=[Solution(z_bg=ALTERNATIVE_Z, score=0.3, n_lines=1)])
+
+
+@pytest.fixture
+def grading_window(qtbot, db, data_dir, tmp_path):
+    files = sorted((data_dir / "sdss").glob("spec-*.fits"))
+    readable = [f for f in files if "0269-51581-0003" not in f.name]   # that one is a dead fibre
+    rows = [{"source": str(readable[i % len(readable)]), "object_id": f"obj{i:03d}",
+             "score": f"{1 - i / 1000:.3f}", "status": "ok"} for i in range(N_ITEMS)]
+    table = write_scan(tmp_path / "scan.csv", rows)
+    _app, window = app_module.build_window(make_args([table], labels=str(db)))
+    window.detectors.detect = detection_with_an_alternative
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    wait_shown(qtbot, window)
+    yield window
+    window.workers.wait(10000)
+
+
+def test_200_items_graded_with_keys_only_leave_exactly_those_events(grading_window, qtbot, db):
+    window = grading_window
+
+    def press(key, modifier=Qt.KeyboardModifier.NoModifier):
+        qtbot.keyClick(QApplication.focusWidget() or window, key, modifier)
+
+    expected = []
+    for i in range(N_ITEMS):
+        assert window.state.spectrum is not None and window.queue.current.object_id == f"obj{i:03d}"
+        grade = GRADES[i % 4]
+        flags, comment, lines, z = set(), "", {}, BEST_Z
+        if i % 10 == 3:
+            press(Qt.Key.Key_S)
+            press(Qt.Key.Key_L, Qt.KeyboardModifier.ShiftModifier)
+            flags = {"sky_residual", "low_snr"}
+        if i == 5:
+            press(Qt.Key.Key_Slash)
+            qtbot.keyClicks(QApplication.focusWidget(), "two lines, arc?")
+            press(Qt.Key.Key_Return)
+            comment = "two lines, arc?"
+        if i % 17 == 0:
+            press(Qt.Key.Key_N)                       # the detector's next-best solution
+            z = ALTERNATIVE_Z
+        if i % 13 == 0:
+            for key in (Qt.Key.Key_Period, Qt.Key.Key_Period, Qt.Key.Key_Y, Qt.Key.Key_Comma, Qt.Key.Key_D):
+                press(key)
+            lines = {LINE_KEYS[2]: True, LINE_KEYS[1]: False}
+        press(DIGITS[i % 4])
+        expected.append((f"obj{i:03d}", grade, flags, comment, None if grade == "none" else z, lines))
+        if i == 41:                                   # a change of mind: back, regrade, then undo it
+            press(Qt.Key.Key_Left)
+            wait_shown(qtbot, window)
+            press(Qt.Key.Key_0)
+            expected.append(("obj041", "none", flags, comment, None, lines))
+            press(Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+            wait_shown(qtbot, window)
+            assert window.queue.current.object_id == "obj041"
+            assert "undone: obj041" in window.grading.confirmation.text()
+            expected.append(("obj041", grade, flags, comment, z, lines))
+            press(Qt.Key.Key_Right)
+        if i < N_ITEMS - 1:
+            wait_shown(qtbot, window)
+    assert window.progress_label.text().startswith(f"{N_ITEMS} of {N_ITEMS} graded")
+    with LabelStore.open(db) as store:
+        events = store.events("tester")
+    got = [(e.object_id, e.grade, set(e.flags), e.comment, e.z_bg, dict(e.lines)) for e in events]
+    assert len(got) == len(expected) == N_ITEMS + 2
+    for have, want in zip(got, expected):
+        assert have[:4] == want[:4] and have[5] == want[5]
+        assert (have[4] is None and want[4] is None) or have[4] == pytest.approx(want[4], abs=1e-12)
+    assert all(e.model_version == "test-model" for e in events)

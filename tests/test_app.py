@@ -148,8 +148,8 @@ def test_manual_redshift_then_refit(open_window, qtbot, data_dir):
     assert window.state.z_origin == "refit" and math.isfinite(window.state.z_err)
     assert abs(window.state.z - 0.3) < 0.01
     assert_markers_follow(window)
-    assert "±" in window.spectrum_view.caption.textItem.toPlainText()
-    assert "probabilities from: fit" in window.spectrum_view.caption.textItem.toPlainText()
+    assert "±" in window.spectrum_view.caption_text()
+    assert "p from: fit" in window.spectrum_view.caption_text()
     qtbot.keyClick(window, Qt.Key.Key_X)
     assert window.state.z_origin == "detector"
 
@@ -166,7 +166,7 @@ def test_scan_table_opens_sorted_by_score_with_its_probabilities(open_window, qt
     assert [it.object_id for it in window.queue.items] == ["3650-55244-0056", "0266-51602-0013"]
     assert window.state.z == pytest.approx(0.51234) and window.state.probability_source == "scan table"
     assert_markers_follow(window)
-    label = window.spectrum_view.markers[6].label.textItem.toPlainText()
+    label = window.spectrum_view.line_labels[6].textItem.toPlainText()
     assert "p=0.97" in label and "S/N=8.1" in label
     window.score_min.setValue(0.5)                 # filter: score >= 0.5 leaves one
     assert window.queue.visible == [0] and window.queue_model.rowCount() == 1
@@ -265,7 +265,7 @@ def test_with_a_model_probabilities_are_labelled_as_the_models(open_window, tmp_
     assert window.state.detection.detector == "combined"
     assert window.state.probability_source == "model"
     assert "toy-1" in window.info_label.text()
-    assert "probabilities from: model" in window.spectrum_view.caption.textItem.toPlainText()
+    assert "p from: model" in window.spectrum_view.caption_text()
 
 
 def test_a_mismatched_model_is_refused_and_the_app_runs_physics_only(open_window, tmp_path, data_dir):

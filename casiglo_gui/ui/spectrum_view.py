@@ -8,10 +8,12 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
+from PyQt6 import QtCore
 from PyQt6.QtCore import QRectF, pyqtSignal
-from PyQt6.QtGui import QColor, QFont
+from PyQt6.QtGui import QColor, QFont, QFontMetrics
 
 from ..core import grid
+from ..core.inspection.label_layout import place_labels
 from ..core.inspection.view import FOREGROUND_ABSORPTION_A, ViewState
 from ..core.skymask import sky_mask_on_grid
 from ..core.lines import LINE_KEYS, LINE_LABELS, N_LINES, REST_WAVELENGTHS_A
@@ -25,6 +27,23 @@ MASK_COLOUR = (150, 150, 150, 45)
 FG_EMISSION_COLOUR = (0, 140, 60)
 FG_LABELLED_LINES = ("oii_3730", "hbeta", "oiii_5008", "halpha", "sii_6718")
 FG_ABSORPTION_COLOUR = (200, 120, 0)
+LINE_LABEL_FONT = QFont("DejaVu Sans", 8)
+FG_LABEL_FONT = QFont("DejaVu Sans", 7)
+LABEL_MARGIN_PX = 1  # around a label's text (pyqtgraph's default 4 px would make rows needlessly tall)
+LABEL_ROWS = 4       # rows of line labels under the plot's top edge
+FG_LABEL_ROWS = 2    # rows of foreground labels above its bottom edge
+
+
+def legend_html() -> str:
+    """The legend as one line of text under the plot (a legend inside it would cover data and labels)."""
+    def swatch(colour, symbol="━━"):
+        return f"<span style='color: rgb{tuple(colour[:3])}'>{symbol}</span>"
+
+    parts = [(FLUX_COLOUR, "flux"), (MODEL_COLOUR, "fg model"), (RESIDUAL_COLOUR, "residual")]
+    items = [f"{swatch(c)} {t}" for c, t in parts]
+    items += [f"{swatch((120, 120, 255), '█')} sky", f"{swatch((150, 150, 150), '█')} masked",
+              f"{swatch(FG_EMISSION_COLOUR, '┆')}{swatch(FG_ABSORPTION_COLOUR, '┆')} z_fg features"]
+    return "<span style='color: #1e1e1e'>" + "&nbsp;&nbsp; ".join(items) + "</span>"
 
 
 # Wavelengths of the shading strip's columns (linear, 0.5 A: finer than a pixel everywhere).
@@ -65,6 +84,19 @@ def probability_colour(p: float) -> QColor:
     return QColor(red, green, blue, int(70 + 185 * p))
 
 
+class TextRow(pg.LabelItem):
+    """A line of text above or below the plot that never widens the layout (it is clipped instead), so
+    a long caption cannot push the plot past the window's edge."""
+
+    def updateMin(self):
+        super().updateMin()
+        self.setMinimumWidth(0)
+        hint = self._sizeHint
+        hint[QtCore.Qt.SizeHint.MinimumSize] = (0, hint[QtCore.Qt.SizeHint.MinimumSize][1])
+        hint[QtCore.Qt.SizeHint.PreferredSize] = (0, hint[QtCore.Qt.SizeHint.PreferredSize][1])
+        self.updateGeometry()
+
+
 class RestFrameAxis(pg.AxisItem):
     """Top axis: the bottom axis's observed wavelengths divided by (1 + z_bg)."""
 
@@ -91,8 +123,13 @@ class SpectrumView(pg.GraphicsLayoutWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setBackground("w")
+        # Caption above the plot and legend below it: outside the data area, so line labels never meet them.
+        self.caption = TextRow("", justify="left", size="9pt", color=(30, 30, 30))
+        self.addItem(self.caption, row=0, col=0)
         self.top_axis = RestFrameAxis("top")
-        self.plot = self.addPlot(axisItems={"top": self.top_axis})
+        self.plot = self.addPlot(row=1, col=0, axisItems={"top": self.top_axis})
+        self.legend = TextRow(legend_html(), justify="left", size="8pt")
+        self.addItem(self.legend, row=2, col=0)
         self.plot.showAxis("top")
         self.plot.setLabel("bottom", "Observed wavelength (Å, vacuum)")
         self.plot.setLabel("left", "Flux (1e-17 erg/s/cm²/Å)")
@@ -112,25 +149,23 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         self.residual_curve = pg.PlotDataItem(pen=pg.mkPen(RESIDUAL_COLOUR, width=1), name="residual (flux − model)")
         self.plot.addItem(self.shade, ignoreBounds=True)
         self.plot.addItem(self.band)
-        self.legend = self.plot.addLegend(offset=(10, 40), labelTextSize="9pt", labelTextColor=(30, 30, 30),
-                                          brush=pg.mkBrush(255, 255, 255, 200))
         for item in (self.flux_curve, self.model_curve, self.residual_curve):
             self.plot.addItem(item)
-        self.legend.addItem(pg.PlotDataItem(pen=None, fillLevel=0, brush=pg.mkBrush(SKY_COLOUR)), "sky lines")
-        self.legend.addItem(pg.PlotDataItem(pen=None, fillLevel=0, brush=pg.mkBrush(MASK_COLOUR)), "masked pixels")
 
         self.markers: list[pg.InfiniteLine] = []
+        self.line_labels: list[pg.TextItem] = []
         for i, key in enumerate(LINE_KEYS):
-            line = pg.InfiniteLine(
-                angle=90, movable=True, pen=pg.mkPen((200, 0, 150), width=1.5),
-                label=LINE_LABELS[key],
-                labelOpts={"position": 0.96 - 0.07 * (i % 6), "color": (60, 0, 60), "movable": False,
-                           "fill": pg.mkBrush(255, 255, 255, 200), "anchors": [(0, 0), (0, 0)]},
-            )
-            line.label.setFont(QFont("DejaVu Sans", 8))
+            line = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen((200, 0, 150), width=1.5))
             line.sigDragged.connect(lambda ln, i=i: self._marker_dragged(i, ln))
             self.plot.addItem(line, ignoreBounds=True)
             self.markers.append(line)
+            label = pg.TextItem(LINE_LABELS[key], anchor=(0, 0), color=(60, 0, 60), fill=pg.mkBrush(255, 255, 255, 210))
+            label.setFont(LINE_LABEL_FONT)
+            label.textItem.document().setDocumentMargin(LABEL_MARGIN_PX)
+            label.setZValue(50)  # above every line, so its white fill keeps the text readable
+            self.plot.addItem(label, ignoreBounds=True)
+            self.line_labels.append(label)
+        self._label_texts: list[tuple[str, str, float]] = []   # (full, short, priority) per line
 
         # Foreground (z_fg) features: two multi-segment curves and a few labels, cheaper than 17 InfiniteLines.
         dash = pg.QtCore.Qt.PenStyle.DashLine
@@ -138,21 +173,20 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         self.fg_absorption = pg.PlotDataItem(pen=pg.mkPen(FG_ABSORPTION_COLOUR, width=1, style=dash), connect="pairs")
         self.plot.addItem(self.fg_emission, ignoreBounds=True)
         self.plot.addItem(self.fg_absorption, ignoreBounds=True)
-        self.fg_labels: list[tuple[pg.TextItem, float]] = []
-        for i, key in enumerate(FG_LABELLED_LINES):
-            self.fg_labels.append((self._fg_label(f"fg {LINE_LABELS[key]}", FG_EMISSION_COLOUR), 0.04 * (i % 2)))
-        for i, name in enumerate(FOREGROUND_ABSORPTION_A):
-            self.fg_labels.append((self._fg_label(f"fg {name}", FG_ABSORPTION_COLOUR), 0.085 + 0.04 * (i % 2)))
-        self.fg_markers = [self.fg_emission, self.fg_absorption] + [label for label, _ in self.fg_labels]
-
-        self.caption = pg.TextItem(anchor=(0, 0), color=(30, 30, 30))
-        self.caption.setFont(QFont("DejaVu Sans", 9))
-        self.plot.addItem(self.caption, ignoreBounds=True)
-        self.plot.getViewBox().sigRangeChanged.connect(self._place_caption)
+        self.fg_labels: list[pg.TextItem] = []
+        for key in FG_LABELLED_LINES:
+            self.fg_labels.append(self._fg_label(f"fg {LINE_LABELS[key]}", FG_EMISSION_COLOUR))
+        for name in FOREGROUND_ABSORPTION_A:
+            self.fg_labels.append(self._fg_label(f"fg {name}", FG_ABSORPTION_COLOUR))
+        self.fg_markers = [self.fg_emission, self.fg_absorption]
+        self._fg_positions: list[float] = []
+        self.plot.getViewBox().sigRangeChanged.connect(self._layout_labels)
+        self.plot.getViewBox().sigResized.connect(self._layout_labels)
 
         self.empty_message = pg.TextItem("", anchor=(0.5, 0.5), color=(120, 120, 120))
         self.empty_message.setFont(QFont("DejaVu Sans", 12))
         self.plot.addItem(self.empty_message, ignoreBounds=True)
+        self.show_foreground = True
         self.show_nothing("No spectrum yet")
 
         self.show_flux = True
@@ -164,8 +198,10 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         self._y_range = (0.0, 1.0)
 
     def _fg_label(self, text: str, colour) -> pg.TextItem:
-        label = pg.TextItem(text, anchor=(0, 1), color=colour, fill=pg.mkBrush(255, 255, 255, 190))
-        label.setFont(QFont("DejaVu Sans", 7))
+        label = pg.TextItem(text, anchor=(0, 0), color=colour, fill=pg.mkBrush(255, 255, 255, 190))
+        label.setFont(FG_LABEL_FONT)
+        label.textItem.document().setDocumentMargin(LABEL_MARGIN_PX)
+        label.setZValue(40)
         self.plot.addItem(label, ignoreBounds=True)
         return label
 
@@ -177,10 +213,9 @@ class SpectrumView(pg.GraphicsLayoutWidget):
                      self.fg_emission, self.fg_absorption):
             item.setData([], [])
         self.shade.clear()
-        for line in self.markers:
-            line.setVisible(False)
-        for label, _ in self.fg_labels:
-            label.setVisible(False)
+        for item in self.markers + self.line_labels + self.fg_labels:
+            item.setVisible(False)
+        self._label_texts, self._fg_positions = [], []
         self.caption.setText("")
         self.top_axis.setLabel("")
         self.plot.setRange(xRange=(3600.0, 10400.0), yRange=(0.0, 1.0), padding=0)
@@ -191,8 +226,6 @@ class SpectrumView(pg.GraphicsLayoutWidget):
     def show_state(self, state: ViewState, auto_range: bool = True, keep_x: bool = False) -> None:
         self._state = state
         self.empty_message.setVisible(False)
-        for line in self.markers:
-            line.setVisible(True)
         wave, flux_s, sigma = state.smoothed("flux")
         _, resid_s, _ = state.smoothed("residual")
         spectrum = state.spectrum
@@ -242,36 +275,37 @@ class SpectrumView(pg.GraphicsLayoutWidget):
     def update_markers(self, state: ViewState) -> None:
         """Place the 12 markers at rest x (1 + z) with probability, S/N and colour; foreground at z_fg."""
         self._state = state
-        positions = state.marker_wavelengths()
-        labels = state.marker_labels()
-        probabilities = state.line_probabilities()
-        (x_lo, x_hi), _ = self.plot.getViewBox().viewRange()
-        flip_at = x_lo + 0.75 * (x_hi - x_lo)
-        for line, x, text, p in zip(self.markers, positions, labels, probabilities):
-            # Labels of lines near the right edge go on the line's left, so they are not clipped.
-            anchor = (1, 0) if x > flip_at else (0, 0)
-            if line.label.anchors[0] != anchor:
-                line.label.anchors = [anchor, anchor]
+        texts = []
+        spectrum = state.spectrum
+        for line, label, key, x, text, p in zip(self.markers, self.line_labels, LINE_KEYS,
+                                               state.marker_wavelengths(), state.marker_labels(),
+                                               state.line_probabilities()):
             line.blockSignals(True)
             line.setValue(float(x))
             line.blockSignals(False)
-            covered = state.spectrum.wavelength[0] <= x <= state.spectrum.wavelength[-1]
-            line.label.setVisible(bool(covered))  # an off-spectrum line's label would float at the edge
+            line.setVisible(True)
             colour = probability_colour(float(p))
             line.setPen(pg.mkPen(colour, width=2 if math.isfinite(p) and p >= 0.5 else 1.2))
-            line.label.setText(text)
-            line.label.setColor(QColor(colour.red() // 2, colour.green() // 2, colour.blue() // 2))
-        self._place_foreground(state)
+            label.setColor(QColor(colour.red() // 2, colour.green() // 2, colour.blue() // 2))
+            covered = spectrum.wavelength[0] <= x <= spectrum.wavelength[-1]
+            # Lines off the spectrum get no label; the rest are placed most probable first.
+            texts.append((text, LINE_LABELS[key], float(p) if math.isfinite(p) else 0.0) if covered else None)
+        self._label_texts = texts
+        emission = state.foreground_emission_wavelengths()
+        absorption = list(state.foreground_absorption().values())
+        self._fg_positions = [float(emission[LINE_KEYS.index(k)]) for k in FG_LABELLED_LINES] + absorption
+        self._place_foreground(emission, absorption)
         self.top_axis.set_redshift(state.z)
         err = f" ± {state.z_err:.5f}" if math.isfinite(state.z_err) else ""
-        source = state.probability_source
         self.caption.setText(
-            f"z_bg = {state.z:.5f}{err} ({state.z_origin})   z_fg = {state.spectrum.z_fg:.5f}   "
-            f"probabilities from: {source}   smoothing: {2 * state.smoothing_half_width + 1} px   "
-            f"vacuum wavelengths")
-        self._place_caption()
+            f"z_bg {state.z:.5f}{err} ({state.z_origin}) · z_fg {spectrum.z_fg:.5f} · "
+            f"p from: {state.probability_source} · smoothing {2 * state.smoothing_half_width + 1} px")
+        self._layout_labels()
 
-    def _place_foreground(self, state: ViewState) -> None:
+    def caption_text(self) -> str:
+        return self.caption.text
+
+    def _place_foreground(self, emission, absorption) -> None:
         lo, hi = self._y_range
         reach = 10 * (hi - lo)  # segments far beyond the view: zooming out keeps them full height
 
@@ -279,17 +313,51 @@ class SpectrumView(pg.GraphicsLayoutWidget):
             xs = np.asarray([x for x in xs if math.isfinite(x)], dtype=np.float64)
             return np.repeat(xs, 2), np.tile([lo - reach, hi + reach], xs.size)
 
-        emission = state.foreground_emission_wavelengths()
-        absorption = list(state.foreground_absorption().values())
         self.fg_emission.setData(*segments(emission))
         self.fg_absorption.setData(*segments(absorption))
-        positions = [emission[LINE_KEYS.index(k)] for k in FG_LABELLED_LINES] + absorption
-        for (label, frac), x in zip(self.fg_labels, positions):
-            label.setPos(float(x) if math.isfinite(x) else -1e4, lo + frac * (hi - lo))
 
-    def _place_caption(self, *args) -> None:
-        (x0, _x1), (_y0, y1) = self.plot.getViewBox().viewRange()
-        self.caption.setPos(x0, y1)
+    def _layout_labels(self, *args) -> None:
+        """Put line labels in rows under the top edge and foreground labels in rows above the bottom edge,
+        none overlapping another (see :mod:`casiglo_gui.core.inspection.label_layout`)."""
+        view = self.plot.getViewBox()
+        (x0, x1), (y0, y1) = view.viewRange()
+        width, height = view.width(), view.height()
+        if width <= 0 or height <= 0 or x1 <= x0 or y1 <= y0:
+            return
+        px_per_x, y_per_px = width / (x1 - x0), (y1 - y0) / height
+        shown = [(i, t) for i, t in enumerate(self._label_texts) if t is not None]
+        metrics = QFontMetrics(LINE_LABEL_FONT)
+        row_px = metrics.height() + 2 * LABEL_MARGIN_PX + 2
+        pad = 2 * LABEL_MARGIN_PX + 4
+        placements = place_labels(
+            [(float(self.markers[i].value()) - x0) * px_per_x for i, _ in shown],
+            [metrics.horizontalAdvance(t[0]) + pad for _, t in shown],
+            [metrics.horizontalAdvance(t[1]) + pad for _, t in shown], [t[2] for _, t in shown],
+            n_rows=max(1, min(LABEL_ROWS, int(0.45 * height / row_px))), width_px=width)
+        for label in self.line_labels:
+            label.setVisible(False)
+        for (i, (full, short, _p)), placement in zip(shown, placements):
+            if placement is None:
+                continue
+            label = self.line_labels[i]
+            label.setText(short if placement.short else full)
+            label.setPos(x0 + placement.left_px / px_per_x, y1 - (2 + placement.row * row_px) * y_per_px)
+            label.setVisible(True)
+        self._layout_foreground_labels(x0, px_per_x, y0, y_per_px, width, height)
+
+    def _layout_foreground_labels(self, x0, px_per_x, y0, y_per_px, width, height) -> None:
+        metrics = QFontMetrics(FG_LABEL_FONT)
+        row_px = metrics.height() + 2 * LABEL_MARGIN_PX + 2
+        texts = [label.textItem.toPlainText() for label in self.fg_labels]
+        widths = [metrics.horizontalAdvance(t) + 2 * LABEL_MARGIN_PX + 4 for t in texts]
+        x_px = [(x - x0) * px_per_x if math.isfinite(x) else -1.0 for x in self._fg_positions]
+        placements = place_labels(x_px, widths, widths, [0.0] * len(x_px), n_rows=FG_LABEL_ROWS, width_px=width)
+        for label, placement in zip(self.fg_labels, placements):
+            if placement is None or not self.show_foreground:
+                label.setVisible(False)
+                continue
+            label.setPos(x0 + placement.left_px / px_per_x, y0 + (2 + (placement.row + 1) * row_px) * y_per_px)
+            label.setVisible(True)
 
     def _marker_dragged(self, index: int, line: pg.InfiniteLine) -> None:
         z = float(line.value()) / float(REST_WAVELENGTHS_A[index]) - 1.0
@@ -302,6 +370,7 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         self.band.setVisible(self.show_flux or self.show_residual)
         for item in self.fg_markers:
             item.setVisible(self.show_foreground)
+        self._layout_labels()
 
     def set_visibility(self, flux: bool | None = None, model: bool | None = None, residual: bool | None = None,
                        foreground: bool | None = None) -> None:

@@ -1,0 +1,54 @@
+"""Issue 14.7: no two texts on the spectrum plot overlap, for every sample spectrum, at the window size a
+1920x1080 screen gave (1120x720) and full screen; the caption and legend sit outside the data area."""
+import pytest
+from PyQt6.QtCore import QRectF
+
+from test_app import db, open_window, wait_shown  # noqa: F401 (fixtures)
+from casiglo_gui.core.inspection.label_layout import Placement, place_labels
+
+
+def text_rects(view) -> list[tuple[str, QRectF]]:
+    items = [label for label in view.line_labels + view.fg_labels if label.isVisible()]
+    return [(label.textItem.toPlainText(), label.mapRectToScene(label.boundingRect())) for label in items]
+
+
+@pytest.mark.parametrize("size", [(1120, 720), (1920, 1080)])
+def test_no_label_overlaps_another_or_leaves_the_plot_for_the_sample_set(open_window, qtbot, size):
+    window = open_window()
+    window.resize(*size)
+    qtbot.wait(50)
+    view = window.spectrum_view
+    for _ in range(len(window.queue)):
+        qtbot.wait(30)                                # what the user sees: after Qt has settled the layout
+        rects = text_rects(view)
+        assert len(rects) >= 6
+        plot_area = view.plot.getViewBox().sceneBoundingRect().adjusted(-1, -1, 1, 1)
+        for i, (text, rect) in enumerate(rects):
+            assert plot_area.contains(rect), f"{text!r} leaves the plot ({window.state.spectrum.object_id})"
+            for other, other_rect in rects[i + 1:]:
+                overlap = rect.intersected(other_rect)
+                assert overlap.width() < 1 or overlap.height() < 1, \
+                    f"{text!r} overlaps {other!r} ({window.state.spectrum.object_id} at {size})"
+        caption = view.caption.sceneBoundingRect()
+        legend = view.legend.sceneBoundingRect()
+        assert not caption.intersects(plot_area) and not legend.intersects(plot_area)
+        window.go_next()
+        wait_shown(qtbot, window)
+
+
+def test_crowded_labels_are_staggered_then_shortened_then_the_least_probable_hidden():
+    # Five lines within 20 px, two rows: the most probable go first, the crowded rest are hidden.
+    x = [100.0, 105.0, 110.0, 115.0, 120.0]
+    placements = place_labels(x, [80.0] * 5, [30.0] * 5, [0.9, 0.1, 0.8, 0.7, 0.6], n_rows=2, width_px=400.0)
+    assert placements[0] == Placement(0, 102.0, False) and placements[2] == Placement(1, 112.0, False)
+    assert placements[3] is None and placements[4] is None
+    # Room for the short form only: "[OIII] 5008" instead of "[OIII] 5008 p=0.99 S/N=13.6".
+    assert place_labels([10.0, 100.0], [80.0, 80.0], [30.0, 30.0], [0.9, 0.8], 1, 150.0)[1] == Placement(0, 102.0, True)
+    rows = {}
+    for p, w in zip(placements, [80.0] * 5):
+        if p is not None:
+            span = (p.left_px, p.left_px + (30.0 if p.short else w))
+            assert all(span[1] + 4 <= a or b + 4 <= span[0] for a, b in rows.get(p.row, []))
+            rows.setdefault(p.row, []).append(span)
+    assert place_labels([390.0], [80.0], [30.0], [0.5], 1, 400.0)[0].left_px == pytest.approx(308.0)  # left side
+    assert place_labels([-5.0], [80.0], [30.0], [0.5], 1, 400.0) == [None]                            # off the plot

@@ -17,8 +17,27 @@ SUBCOMMANDS = {
 }
 
 
+def plain(text: str) -> str:
+    """Docstring text for --help: without reStructuredText's ``literal`` quotes."""
+    return text.replace("``", "")
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed_version
+
+    try:
+        return installed_version("casiglo-inspector")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        from . import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="casiglo", description=__doc__.splitlines()[0])
+    summary = " ".join(__doc__.split("\n\n")[0].split())
+    parser = argparse.ArgumentParser(prog="casiglo", description=plain(summary))
+    parser.add_argument("--version", action="version", version=f"casiglo {version()}")
     sub = parser.add_subparsers(dest="command")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text)

@@ -18,7 +18,7 @@ SUBCOMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="casiglo-train", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="casiglo-train", description=__doc__.splitlines()[0].replace("``", ""))
     sub = parser.add_subparsers(dest="command")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text)
@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
+    if argv and argv[0] in ("-h", "--help"):
+        parser.print_help()
+        return 0
     if not argv or argv[0] not in SUBCOMMANDS:
         parser.print_help()
         return 2

@@ -68,15 +68,17 @@ def test_3_after_a_nudge_the_plot_labels_and_the_stamps_show_the_same_snr(open_w
         press(qtbot, window, Qt.Key.Key_BracketRight)
     assert window.state.z_origin == "manual"
     compared = 0
-    for label_item, info in zip(window.spectrum_view.line_labels, window.stamps_view.infos):
-        if not label_item.isVisible():
-            continue
-        label = label_item.textItem.toPlainText()
-        assert "p=" not in label                      # probabilities belong to the detector's z
-        on_plot, on_stamp = SNR.search(label), SNR.search(info.textItem.toPlainText())
-        if on_plot and on_stamp:
-            assert on_plot.group(1) == on_stamp.group(1)
+    for label_item, full_text, info in zip(window.spectrum_view.line_labels, window.state.marker_labels(),
+                                           window.stamps_view.infos):
+        stamp_text = info.textItem.toPlainText()
+        assert "p=" not in full_text                  # probabilities belong to the detector's z
+        on_stamp, in_label = SNR.search(stamp_text), SNR.search(full_text)
+        if on_stamp:
+            assert in_label and in_label.group(1) == on_stamp.group(1)
             compared += 1
+        shown = label_item.textItem.toPlainText()
+        if label_item.isVisible() and SNR.search(shown):
+            assert SNR.search(shown).group(1) == on_stamp.group(1)
     assert compared >= 4
 
 

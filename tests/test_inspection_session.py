@@ -137,7 +137,7 @@ def test_synthetic_objects_are_stored_as_synthetic_without_a_position(store, spe
 
 def test_every_key_action_is_a_session_or_window_action_and_keys_are_unique():
     window_actions = {"grade", "undo", "focus_comment", "refit", "cycle_solution", "toggle_flux", "toggle_model",
-                      "toggle_residual", "toggle_foreground_markers", "smooth", "open_image_links",
+                      "toggle_residual", "toggle_foreground_markers", "smooth", "fetch_cutout",
                       "open_dialog", "export_dialog", "toggle_ungraded_filter", "toggle_help", "escape", "close",
                       "go_next", "go_previous", "go_next_ungraded", "go_first", "go_last"}
     for binding in KEYMAP:
@@ -149,7 +149,8 @@ def test_every_key_action_is_a_session_or_window_action_and_keys_are_unique():
 
 def test_the_session_imports_without_qt():
     code = ("import sys; sys.modules['PyQt6'] = None; sys.modules['pyqtgraph'] = None; "
-            "import casiglo_gui.core.inspection.session, casiglo_gui.core.inspection.info")
+            "import casiglo_gui.core.inspection.session, casiglo_gui.core.inspection.info, "
+            "casiglo_gui.core.inspection.cutout, casiglo_gui.core.inspection.label_layout")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl, pyqtSignal
-from PyQt6.QtGui import QAction, QDesktopServices, QKeySequence, QShortcut
+from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QAction, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QApplication, QCheckBox, QComboBox, QDockWidget, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QListView,
     QMainWindow, QScrollArea, QSplitter, QVBoxLayout, QWidget,
@@ -23,6 +23,7 @@ from ..core.inspection import (
     KEYMAP, DetectorSet, GradeRefused, InspectionSession, LoadedItem, QueueFilter, QueueItem, SpectrumCache,
     expand_paths, key_variants, latest_grades, load_item, sort_by_score,
 )
+from ..core.inspection.cutout import CutoutFetcher
 from ..core.inspection.info import info_rows, sky_links
 from ..core.inspection.loading import cube_centre
 from ..core.inspection.queue import OPEN_DIALOG_PATTERNS
@@ -31,6 +32,7 @@ from .cube_view import CubeView
 from .grading_panel import GradingPanel
 from .help_overlay import HelpOverlay
 from .queue_model import QueueListModel
+from .sky_image import SkyImagePanel
 from .spectrum_view import SpectrumView
 from .stamps_view import StampsView
 from .workers import Workers
@@ -79,6 +81,7 @@ class MainWindow(QMainWindow):
         self._open_ticket = 0
         self._pending_open = ([], False, None)
         self.cache = SpectrumCache()
+        self.cutouts = CutoutFetcher()
         self._loaded_items: dict[tuple, LoadedItem] = {}
         self._ticket = 0
         self._requested_at = 0.0
@@ -203,12 +206,16 @@ class MainWindow(QMainWindow):
         self.info_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         self.info_label.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         side_layout.addWidget(self.info_label)
+        self.sky_image = SkyImagePanel()
+        self.sky_image.fetch_requested.connect(self.fetch_cutout)
+        self.sky_image.auto_fetch.setChecked(self._bool_setting("view/auto_cutout", False))
         self.grading = GradingPanel()
         self.grading.grade_clicked.connect(self.grade)
         self.grading.flag_clicked.connect(self.session.toggle_flag)
         self.grading.comment.textChanged.connect(self.session.set_comment)
         self.grading.comment.done.connect(self._return_keys)
         side_layout.addWidget(self.grading)
+        side_layout.addWidget(self.sky_image)
         side_layout.addStretch(1)
         # Scrolled, so a long info panel never forces the window taller than the screen.
         scroll = QScrollArea()
@@ -305,6 +312,7 @@ class MainWindow(QMainWindow):
         s.setValue("view/residual", view.show_residual)
         s.setValue("view/foreground", view.show_foreground)
         s.setValue("view/smoothing", self.smoothing_half_width)
+        s.setValue("view/auto_cutout", self.sky_image.auto_fetch.isChecked())
         s.sync()
 
     def _release_cube(self, keep=None) -> None:
@@ -539,6 +547,8 @@ class MainWindow(QMainWindow):
             self.refit_done.emit(self.state)
         elif kind == "spaxel" and ticket[1] == self._ticket:
             self._display(result, keep_cube=True)
+        elif kind == "cutout" and ticket[1] == self._ticket:
+            self.sky_image.show_result(result)
 
     def _job_failed(self, ticket, message: str) -> None:
         kind = ticket[0]
@@ -586,6 +596,9 @@ class MainWindow(QMainWindow):
             self.spectrum_view.show_state(self.state)
             self._show_stamps()
             self._show_info()
+            self.sky_image.show_idle(bool(sky_links(self.state.spectrum.ra, self.state.spectrum.dec)))
+            if self.sky_image.auto_fetch.isChecked():
+                self.fetch_cutout()
         elif what == "redshift":
             self.spectrum_view.update_markers(self.state)
             self._show_stamps()
@@ -733,16 +746,14 @@ class MainWindow(QMainWindow):
             self.spectrum_view.show_state(self.state, auto_range=False)
         self.statusBar().showMessage(f"smoothing: {2 * half_width + 1} px (ivar-weighted)", 3000)
 
-    def open_image_links(self) -> None:
-        """Open the object's sky images (SkyServer navigator, Legacy Survey viewer) in the web browser."""
+    def fetch_cutout(self) -> None:
+        """The sky image around the object, from the cache or the cutout service, on a worker."""
         if self.state is None:
             return
-        links = sky_links(self.state.spectrum.ra, self.state.spectrum.dec)
-        if not links:
-            self.statusBar().showMessage("no sky position for this spectrum", 5000)
-            return
-        for url in links.values():
-            QDesktopServices.openUrl(QUrl(url))
+        s = self.state.spectrum
+        fetcher, ticket = self.cutouts, ("cutout", self._ticket)
+        self.sky_image.show_waiting(fetcher.url(s.ra, s.dec) if sky_links(s.ra, s.dec) else "")
+        self.workers.submit(ticket, lambda: fetcher.fetch(s.ra, s.dec))
 
     def toggle_help(self) -> None:
         if self.help_overlay.isVisible():

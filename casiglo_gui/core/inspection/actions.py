@@ -64,7 +64,7 @@ KEYMAP: tuple[KeyBinding, ...] = (
     KeyBinding(("=", "+"), "smooth", "more smoothing", "View", (1,)),
     KeyBinding(("-",), "smooth", "less smoothing", "View", (-1,)),
     KeyBinding(("G",), "toggle_foreground_markers", "show/hide foreground (z_fg) features", "View"),
-    KeyBinding(("I",), "open_image_links", "sky images of this object (SkyServer, Legacy Survey)", "View"),
+    KeyBinding(("I",), "fetch_cutout", "sky image: fetch the Legacy Survey cutout (optional; cached)", "View"),
     KeyBinding(("Ctrl+O",), "open_dialog", "open files, folders or a scan table", "File"),
     KeyBinding(("Ctrl+E",), "export_dialog", "export the target list", "File"),
     KeyBinding(("Ctrl+Shift+U",), "toggle_ungraded_filter", "queue filter: ungraded only on/off", "File"),

@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "save it to PNG and exit")
     parser.add_argument("--screenshot-part", choices=("window", "spectrum", "stamps"), default="window",
                         help="what --screenshot captures (default: the whole window)")
-    parser.add_argument("--size", default="1500x950", help="window size WxH for --screenshot (default 1500x950)")
+    parser.add_argument("--size", default=None, help="window size WxH for --screenshot (default: the first-run "
+                        "size, 1400x900 or less on a small screen)")
 
 
 def settings_path() -> Path:
@@ -126,7 +127,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _screenshot(window, args) -> int:
-    width, height = (int(v) for v in args.size.lower().split("x"))
+    from .ui.main_window import default_size
+
+    width, height = (int(v) for v in args.size.lower().split("x")) if args.size else default_size()
     window.resize(width, height)
     window.show()
     if not window.wait_until_shown(60.0):

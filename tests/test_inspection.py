@@ -227,3 +227,10 @@ def test_parquet_scan_tables_read_like_csv(data_dir, tmp_path):
     assert from_parquet.path == from_csv.path and from_parquet.score == from_csv.score == 0.7
     assert from_parquet.scan["z_bg"] == from_csv.scan["z_bg"] == 0.4
     assert math.isnan(from_parquet.scan["p_oiii_5008"]) and math.isnan(from_csv.scan["p_oiii_5008"])
+
+
+def test_the_queue_knows_the_scan_readers_table_suffixes():
+    from casiglo_gui.core.inspection import queue
+    from casiglo_gui.core.scan import tableread
+
+    assert queue.TABLE_SUFFIXES == tableread.TABLE_SUFFIXES

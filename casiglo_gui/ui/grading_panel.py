@@ -8,7 +8,12 @@ from ..core.inspection.actions import FLAG_KEYS, FLAG_WORDS
 from ..core.labels import FLAGS, GRADES
 from ..core.lines import LINE_LABELS
 
-FLAG_LABELS = {flag: f"{FLAG_WORDS[flag].split(' (')[0].capitalize()} ({FLAG_KEYS[flag]})" for flag in FLAGS}
+
+
+def flag_label(flag: str) -> str:
+    """``low_snr`` -> ``Low S/N (L)``: the words of the keymap with the first letter raised, and the key."""
+    words = FLAG_WORDS[flag].split(" (")[0]
+    return f"{words[0].upper()}{words[1:]} ({FLAG_KEYS[flag]})"
 
 
 class CommentEdit(QLineEdit):
@@ -44,7 +49,7 @@ class GradingPanel(QGroupBox):
         layout.addLayout(buttons)
         self.flags = {}
         for flag in FLAGS:
-            box = QCheckBox(FLAG_LABELS[flag])
+            box = QCheckBox(flag_label(flag))
             box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             box.clicked.connect(lambda _checked, f=flag: self.flag_clicked.emit(f))
             layout.addWidget(box)

@@ -24,9 +24,10 @@ def sky_links(ra: float | None, dec: float | None) -> dict[str, str]:
     """Viewer links for a sky position (degrees, ICRS): ``{name: url}``; empty without a finite position."""
     if ra is None or dec is None or not (math.isfinite(ra) and math.isfinite(dec)):
         return {}
+    position = {"ra": f"{ra:.6f}", "dec": f"{dec:.6f}"}
     return {
-        "SDSS SkyServer": f"{SKYSERVER_URL}?{urlencode({'ra': f'{ra:.6f}', 'dec': f'{dec:.6f}', 'scale': 0.2})}",
-        "Legacy Survey": f"{LEGACY_VIEWER_URL}?{urlencode({'ra': f'{ra:.6f}', 'dec': f'{dec:.6f}', 'layer': 'ls-dr10', 'zoom': 16})}",
+        "SDSS SkyServer": f"{SKYSERVER_URL}?{urlencode({**position, 'scale': 0.2})}",
+        "Legacy Survey": f"{LEGACY_VIEWER_URL}?{urlencode({**position, 'layer': 'ls-dr10', 'zoom': 16})}",
     }
 
 
@@ -66,7 +67,7 @@ def solution_rows(state) -> str:
     shown = state.solution_index if state.z_origin.startswith(("alternative", state.best_origin)) else -1
     parts = []
     for i, solution in enumerate(solutions):
-        text = (f"{i + 1}. z_bg {solution.z_bg:.5f} · score {_num(solution.score, '.2f')} · "
+        text = (f"{i + 1}. z_bg {solution.z_bg:.5f} · score {_num(solution.score, '.3f')} · "
                 f"{solution.n_lines} lines")
         parts.append(f"<b>▶ {text}</b>" if i == shown else html.escape(text))
     hint = " <i>(N: next)</i>" if len(solutions) > 1 else ""

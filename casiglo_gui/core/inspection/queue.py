@@ -18,9 +18,11 @@ import numpy as np
 
 from ..errors import CasigloError
 from ..lines import LINE_KEYS
-from ..scan.tableread import TABLE_SUFFIXES, ScanTableError, read_scan_frame
 
 SPECTRUM_SUFFIXES = (".fits", ".fits.gz", ".fit", ".fts")
+# = scan.tableread.TABLE_SUFFIXES (tested); that module is imported only when a table is read, since
+# importing the scan package costs the app's launch a quarter of a second.
+TABLE_SUFFIXES = (".csv", ".parquet")
 OPEN_DIALOG_PATTERNS = ("Spectra and scan tables (*.fits *.fits.gz *.fit *.fts *.csv *.parquet);;"
                         "All files (*)")
 
@@ -112,6 +114,8 @@ def read_scan_table(path: str | Path) -> list[QueueItem]:
     QueueBuildError
         When the file cannot be read or lacks the contract columns.
     """
+    from ..scan.tableread import ScanTableError, read_scan_frame
+
     path = Path(path)
     try:
         frame = read_scan_frame(path)

@@ -16,6 +16,7 @@ from ..core import grid
 from ..core.inspection.label_layout import place_labels
 from ..core.inspection.view import FOREGROUND_ABSORPTION_A, ViewState
 from ..core.skymask import sky_mask_on_grid
+from .stamps_view import set_colour, set_text
 from ..core.lines import LINE_KEYS, LINE_LABELS, N_LINES, REST_WAVELENGTHS_A
 
 FLUX_COLOUR = (90, 90, 90)
@@ -180,6 +181,10 @@ class SpectrumView(pg.GraphicsLayoutWidget):
             self.fg_labels.append(self._fg_label(f"fg {name}", FG_ABSORPTION_COLOUR))
         self.fg_markers = [self.fg_emission, self.fg_absorption]
         self._fg_positions: list[float] = []
+        self._laying_out_later = False
+        metrics = QFontMetrics(FG_LABEL_FONT)
+        self._fg_widths = [metrics.horizontalAdvance(label.textItem.toPlainText()) + 2 * LABEL_MARGIN_PX + 4
+                           for label in self.fg_labels]
         self.plot.getViewBox().sigRangeChanged.connect(self._layout_labels)
         self.plot.getViewBox().sigResized.connect(self._layout_labels)
 
@@ -224,6 +229,14 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         self.empty_message.setVisible(True)
 
     def show_state(self, state: ViewState, auto_range: bool = True, keep_x: bool = False) -> None:
+        self._laying_out_later = True   # the range set below would lay the labels out for the old lines
+        try:
+            self._show_state(state, auto_range, keep_x)
+        finally:
+            self._laying_out_later = False
+        self._layout_labels()
+
+    def _show_state(self, state: ViewState, auto_range: bool, keep_x: bool) -> None:
         self._state = state
         self.empty_message.setVisible(False)
         wave, flux_s, sigma = state.smoothed("flux")
@@ -286,7 +299,7 @@ class SpectrumView(pg.GraphicsLayoutWidget):
             line.setVisible(True)
             colour = probability_colour(float(p))
             line.setPen(pg.mkPen(colour, width=2 if math.isfinite(p) and p >= 0.5 else 1.2))
-            label.setColor(QColor(colour.red() // 2, colour.green() // 2, colour.blue() // 2))
+            set_colour(label, (colour.red() // 2, colour.green() // 2, colour.blue() // 2))
             covered = spectrum.wavelength[0] <= x <= spectrum.wavelength[-1]
             # Lines off the spectrum get no label; the rest are placed most probable first.
             texts.append((text, LINE_LABELS[key], float(p) if math.isfinite(p) else 0.0) if covered else None)
@@ -319,6 +332,8 @@ class SpectrumView(pg.GraphicsLayoutWidget):
     def _layout_labels(self, *args) -> None:
         """Put line labels in rows under the top edge and foreground labels in rows above the bottom edge,
         none overlapping another (see :mod:`casiglo_gui.core.inspection.label_layout`)."""
+        if self._laying_out_later:
+            return
         view = self.plot.getViewBox()
         (x0, x1), (y0, y1) = view.viewRange()
         width, height = view.width(), view.height()
@@ -340,7 +355,7 @@ class SpectrumView(pg.GraphicsLayoutWidget):
             if placement is None:
                 continue
             label = self.line_labels[i]
-            label.setText(short if placement.short else full)
+            set_text(label, short if placement.short else full)
             label.setPos(x0 + placement.left_px / px_per_x, y1 - (2 + placement.row * row_px) * y_per_px)
             label.setVisible(True)
         self._layout_foreground_labels(x0, px_per_x, y0, y_per_px, width, height)
@@ -348,8 +363,7 @@ class SpectrumView(pg.GraphicsLayoutWidget):
     def _layout_foreground_labels(self, x0, px_per_x, y0, y_per_px, width, height) -> None:
         metrics = QFontMetrics(FG_LABEL_FONT)
         row_px = metrics.height() + 2 * LABEL_MARGIN_PX + 2
-        texts = [label.textItem.toPlainText() for label in self.fg_labels]
-        widths = [metrics.horizontalAdvance(t) + 2 * LABEL_MARGIN_PX + 4 for t in texts]
+        widths = self._fg_widths
         x_px = [(x - x0) * px_per_x if math.isfinite(x) else -1.0 for x in self._fg_positions]
         placements = place_labels(x_px, widths, widths, [0.0] * len(x_px), n_rows=FG_LABEL_ROWS, width_px=width)
         for label, placement in zip(self.fg_labels, placements):

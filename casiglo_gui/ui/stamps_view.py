@@ -28,6 +28,19 @@ def cell_origin(index: int) -> tuple[float, float]:
     return float(index % COLUMNS), -2.0 * (index // COLUMNS)
 
 
+def set_colour(item: pg.TextItem, colour) -> None:
+    """``setColor`` only when the colour changes: it re-renders the text, and 36 items change per spectrum."""
+    if getattr(item, "_casiglo_colour", None) != colour:
+        item.setColor(colour)
+        item._casiglo_colour = colour
+
+
+def set_text(item: pg.TextItem, text: str) -> None:
+    if getattr(item, "_casiglo_text", None) != text:
+        item.setText(text)
+        item._casiglo_text = text
+
+
 def cell_at(x: float, y: float) -> int | None:
     """The panel index under plot coordinates (x, y), None outside the grid."""
     column, row = math.floor(x), math.floor((1.0 - y) / 2.0)
@@ -107,8 +120,8 @@ class StampsView(pg.GraphicsLayoutWidget):
         """Seen / rejected marks per line and a frame around the selected stamp."""
         for key, mark in zip(LINE_KEYS, self.marks):
             state = lines.get(key)
-            mark.setText("" if state is None else ("✓ seen" if state else "✗ rejected"))
-            mark.setColor((30, 120, 40) if state else (190, 30, 30))
+            set_text(mark, "" if state is None else ("✓ seen" if state else "✗ rejected"))
+            set_colour(mark, (30, 120, 40) if state else (190, 30, 30))
         x0, yc = cell_origin(selected)
         self.selection.setData([x0 + 0.005, x0 + 0.995, x0 + 0.995, x0 + 0.005, x0 + 0.005],
                                [yc - 0.99, yc - 0.99, yc + 0.99, yc + 0.99, yc - 0.99])
@@ -117,9 +130,9 @@ class StampsView(pg.GraphicsLayoutWidget):
         """Nothing on show: empty cells and a message (no stamp of a previous item stays)."""
         self.show_stamps([], [])
         for name, info, mark in zip(self.names, self.infos, self.marks):
-            name.setColor((170, 170, 170))
-            info.setText("")
-            mark.setText("")
+            set_colour(name, (170, 170, 170))
+            set_text(info, "")
+            set_text(mark, "")
         self.selection.setData([], [])
         self.message.setText(message)
 
@@ -134,9 +147,9 @@ class StampsView(pg.GraphicsLayoutWidget):
             name, info = self.names[i], self.infos[i]
             w = stamp.wavelength
             if not stamp.covered or w.size < 2:
-                name.setColor((160, 160, 160))
-                info.setColor((160, 160, 160))
-                info.setText("not covered")
+                set_colour(name, (160, 160, 160))
+                set_colour(info, (160, 160, 160))
+                set_text(info, "not covered")
                 continue
             # Map wavelength into the cell's width and flux into its height (own scale per stamp).
             scale_x = (1 - 2 * MARGIN_X) / (w[-1] - w[0])
@@ -166,9 +179,9 @@ class StampsView(pg.GraphicsLayoutWidget):
             snr = float(snrs[i])
             strong = math.isfinite(snr) and snr >= STRONG_SNR
             colour = (176, 0, 122) if strong else (40, 40, 40)
-            name.setColor(colour)
-            info.setColor(colour)
-            info.setText(f"{stamp.centre_a:.0f} Å · S/N {snr:.1f}" if math.isfinite(snr)
+            set_colour(name, colour)
+            set_colour(info, colour)
+            set_text(info, f"{stamp.centre_a:.0f} Å · S/N {snr:.1f}" if math.isfinite(snr)
                          else f"{stamp.centre_a:.0f} Å")
 
         def joined(parts):

@@ -87,6 +87,7 @@ class InspectionSession:
         self.draft = Draft()
         self.smoothing_half_width = 2
         self._undo: list[UndoEntry] = []
+        self._latest: tuple[str, object] | None = None   # (object id, its latest event) of the item on show
         self._listeners: list[Callable[[str], None]] = []
 
     # --- listening ------------------------------------------------------------------------------
@@ -136,6 +137,7 @@ class InspectionSession:
 
     # --- what is on show ------------------------------------------------------------------------
     def show_loaded(self, loaded: LoadedItem) -> ViewState:
+        self._latest = None   # the store may have changed since this item was last on show (another window)
         self.loaded = loaded
         self.unreadable = None
         self.state = ViewState(loaded.spectrum, loaded.gridded, loaded.detection,
@@ -162,11 +164,14 @@ class InspectionSession:
         return stored_object_id(self.loaded.item, self.synthetic)
 
     def latest_event(self):
-        """The inspector's latest grading of the item on show (None when ungraded or no store)."""
+        """The inspector's latest grading of the item on show (None when ungraded or no store); read from
+        the store once per item and after each grade or undo."""
         object_id = self.shown_object_id()
         if object_id is None or self.store is None:
             return None
-        return self.store.latest(object_id, self.inspector)
+        if self._latest is None or self._latest[0] != object_id:
+            self._latest = (object_id, self.store.latest(object_id, self.inspector))
+        return self._latest[1]
 
     def _load_draft(self) -> None:
         event = self.latest_event()
@@ -300,6 +305,7 @@ class InspectionSession:
             raise GradeRefused(f"{self.loaded.item.label_id}: grade NOT saved: {exc}") from exc
         index = self.queue.items.index(self.loaded.item)
         self.queue.record_grade(index, grade)
+        self._latest = (stored.object_id, stored)
         self._undo.append(UndoEntry(index, stored, before))
         self._changed("grades")
         return stored
@@ -337,6 +343,7 @@ class InspectionSession:
         except CasigloError as exc:
             raise GradeRefused(f"{entry.graded.object_id}: undo NOT saved: {exc}") from exc
         self._undo.pop()
+        self._latest = None
         self.queue.record_grade(entry.queue_index, stored.grade)
         self._changed("grades")
         return stored

@@ -93,3 +93,42 @@ def test_200_items_graded_with_keys_only_leave_exactly_those_events(grading_wind
         assert have[:4] == want[:4] and have[5] == want[5]
         assert (have[4] is None and want[4] is None) or have[4] == pytest.approx(want[4], abs=1e-12)
     assert all(e.model_version == "test-model" for e in events)
+
+
+def test_clicking_a_stamp_selects_its_line_for_marking(grading_window, qtbot):
+    from PyQt6.QtCore import QPointF
+
+    from casiglo_gui.ui.stamps_view import cell_origin
+
+    window = grading_window
+    view = window.stamps_view
+    x0, yc = cell_origin(8)                            # Hα's stamp, second row
+    scene_point = view.plot.getViewBox().mapViewToScene(QPointF(x0 + 0.5, yc))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.mapFromScene(scene_point))
+    assert window.session.draft.selected_line == 8
+    qtbot.keyClick(window, Qt.Key.Key_D)
+    assert window.session.draft.lines == {LINE_KEYS[8]: False}
+    assert "rejected" in view.marks[8].textItem.toPlainText()
+    assert "rejected Hα" in window.grading.lines.text()
+
+
+def test_file_menu_exports_the_target_list_and_quits(grading_window, qtbot, db, tmp_path):
+    from astropy.table import Table
+
+    from casiglo_gui.core.inspection.queue import OPEN_DIALOG_PATTERNS
+
+    window = grading_window
+    file_menu = window.menuBar().actions()[0].menu()
+    titles = [a.text().replace("&", "") for a in file_menu.actions() if a.text()]
+    assert {"Open files or a scan table…", "Open folder…", "Export target list…", "Quit"} <= set(titles)
+    assert "*.parquet" in OPEN_DIALOG_PATTERNS and "*.csv" in OPEN_DIALOG_PATTERNS
+    for key in (Qt.Key.Key_3, Qt.Key.Key_2, Qt.Key.Key_0):
+        qtbot.keyClick(window, key)
+        wait_shown(qtbot, window)
+    out = tmp_path / "targets.csv"
+    assert window.export_target_list(str(out))
+    table = Table.read(out, format="ascii.ecsv") if out.read_text().startswith("# %ECSV") else Table.read(out)
+    assert sorted(table["object_id"]) == ["obj000", "obj001"]        # possible or better
+    quit_action = next(a for a in file_menu.actions() if a.text().replace("&", "") == "Quit")
+    quit_action.trigger()
+    assert not window.isVisible()

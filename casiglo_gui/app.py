@@ -2,7 +2,7 @@
 
 Examples
 --------
-casiglo                                   # the demo: the sample set, graded into a separate demo store
+casiglo                                   # the demo: resources/sample, graded into a separate demo store
 casiglo open spec-0266-51602-0013.fits    # one file; folders and scan tables (CSV, Parquet) work too
 casiglo open candidates.csv --db team.sqlite3 --inspector ab
 casiglo open spec.fits --screenshot main.png    # render the window headless and exit
@@ -15,7 +15,19 @@ import os
 import sys
 from pathlib import Path
 
-SAMPLE_DIR = Path(__file__).resolve().parent / "resources" / "sample"
+
+
+def sample_dir() -> Path:
+    """The bundled sample set: ``casiglo_gui/resources/sample`` when installed (package data mapped from
+    the repository's top-level ``resources/``), else ``resources/sample`` of the source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "resources" / "sample", here.parent / "resources" / "sample"):
+        if candidate.is_dir():
+            return candidate
+    return here.parent / "resources" / "sample"
+
+
+SAMPLE_DIR = sample_dir()
 SETTINGS_FILE = "inspector.ini"
 DEMO_DB_FILENAME = "demo-labels.sqlite3"
 

@@ -27,9 +27,12 @@ from casiglo_gui.core.inference import default_model_path
 repo = Path(sys.argv[1]).resolve()
 package = Path(casiglo_gui.__file__).resolve()
 assert repo not in package.parents, f"casiglo_gui imported from the checkout: {package}"
+from casiglo_gui.app import SAMPLE_DIR
+
 model = default_model_path()
 assert model.is_file() and repo not in model.parents, f"no packaged model: {model}"
-print(f"installed package {package.parent}, model {model.name}")
+assert repo not in SAMPLE_DIR.parents and any(SAMPLE_DIR.glob("*.fits")), f"no packaged sample set: {SAMPLE_DIR}"
+print(f"installed package {package.parent}, model {model.name}, sample set {SAMPLE_DIR}")
 PY
 "$work/venv/bin/casiglo" --version
 "$work/venv/bin/casiglo-train" --help > /dev/null

@@ -1,4 +1,4 @@
-"""Regenerate the inspector's bundled sample set (``casiglo_gui/resources/sample``).
+"""Regenerate the inspector's bundled sample set (``resources/sample``).
 
 Real spectra are copied unchanged. Synthetic lenses are real foreground spectra (SDSS/BOSS spec-lite
 files) with the emission lines of a background galaxy added to ``flux`` at a chosen z_bg: Gaussian lines
@@ -10,7 +10,7 @@ real noise. Each synthetic file gets a fibre number 9000 + k (no real fibre has 
 
 Usage::
 
-    PYTHONPATH=. python scripts/make_sample_set.py [--source-dir tests/data/sdss] [--out casiglo_gui/resources/sample]
+    PYTHONPATH=. python scripts/make_sample_set.py [--source-dir tests/data/sdss] [--out resources/sample]
 """
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def inject(source: Path, out: Path, z_bg: float, snr: float, kind: str, fibre: i
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source-dir", action="append", help="where the real spec files are (repeatable)")
-    parser.add_argument("--out", default=str(ROOT / "casiglo_gui" / "resources" / "sample"))
+    parser.add_argument("--out", default=str(ROOT / "resources" / "sample"))
     args = parser.parse_args(argv)
     source_dirs = args.source_dir or SEARCH_DIRS
     out = Path(args.out)

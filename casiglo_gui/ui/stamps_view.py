@@ -173,7 +173,7 @@ class StampsView(pg.GraphicsLayoutWidget):
             bar_width = (px[1] - px[0])
             centre = x0 + MARGIN_X + (stamp.centre_a - w[0]) * scale_x
             cx += [centre, centre]
-            cy += [yc - 0.95, yc + 0.7]
+            cy += [yc - 0.95, yc + 0.45]   # stops under the stamp's title and S/N text
             zx += [px[0], px[-1]]
             zy += [yc - 0.2, yc - 0.2]
             snr = float(snrs[i])

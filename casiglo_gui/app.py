@@ -124,9 +124,34 @@ def _login() -> str:
         return "inspector"
 
 
+# Libraries Qt's xcb platform loads at start, with the Debian/Ubuntu package of each. Without one, Qt aborts
+# (exit 134) naming xcb-cursor0 whatever is missing; checking first lets us name the real fix.
+XCB_LIBRARIES = {"xcb-cursor": "libxcb-cursor0", "xkbcommon-x11": "libxkbcommon-x11-0", "xcb-icccm": "libxcb-icccm4",
+                 "xcb-keysyms": "libxcb-keysyms1", "EGL": "libegl1", "fontconfig": "libfontconfig1"}
+
+
+def missing_qt_packages(find_library=None) -> list[str]:
+    """Debian packages of the libraries Qt's xcb platform needs and the system lacks ([] when Qt will not
+    use xcb: another platform chosen, not Linux, or no X display)."""
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if not sys.platform.startswith("linux") or platform not in ("", "xcb") or not os.environ.get("DISPLAY"):
+        return []
+    if platform == "" and os.environ.get("WAYLAND_DISPLAY"):
+        return []
+    if find_library is None:
+        from ctypes.util import find_library
+    return [package for library, package in XCB_LIBRARIES.items() if find_library(library) is None]
+
+
 def run(args: argparse.Namespace) -> int:
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    missing_packages = missing_qt_packages()
+    if missing_packages:
+        print("casiglo open: Qt cannot start: system libraries are missing. Install them with:\n"
+              f"    sudo apt-get install {' '.join(missing_packages)}\n"
+              "(or run without a display: casiglo open FILE --screenshot out.png)", file=sys.stderr)
+        return 1
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         print(f"casiglo open: no such file or folder: {', '.join(missing)}", file=sys.stderr)

@@ -59,3 +59,20 @@ def test_training_only_dependencies_are_not_runtime_dependencies(module):
     assert not re.search(rf"\b{module}\b", runtime)
     pattern = re.compile(rf"^\s*(import|from) {module}(\.| |$)", re.M)
     assert not any(pattern.search(p.read_text()) for p in (ROOT / "casiglo_gui").rglob("*.py"))
+
+
+def test_missing_qt_libraries_are_named_with_the_install_command(monkeypatch, capsys):
+    from casiglo_gui import app as app_module
+
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    missing = app_module.missing_qt_packages(lambda name: None if name == "xcb-cursor" else f"lib{name}.so")
+    assert missing == ["libxcb-cursor0"]
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert app_module.missing_qt_packages(lambda name: None) == []
+    monkeypatch.setattr(app_module, "missing_qt_packages", lambda: ["libxcb-cursor0", "libegl1"])
+    args = app_module.argparse.Namespace(screenshot=None, paths=[])
+    assert app_module.run(args) == 1
+    assert "sudo apt-get install libxcb-cursor0 libegl1" in capsys.readouterr().err

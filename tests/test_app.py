@@ -117,10 +117,14 @@ def test_a_grade_the_store_refuses_is_reported_and_the_spectrum_stays(open_windo
 
 
 def test_comment_is_typed_without_triggering_keys_and_saved(open_window, qtbot, db, data_dir):
-    window = open_window([data_dir / "sdss" / "spec-0266-51602-0013.fits"])
+    window = open_window([data_dir / "sdss" / "spec-0266-51602-0013.fits",
+                          data_dir / "sdss" / "spec-0266-51602-0107.fits"])
     qtbot.keyClick(window, Qt.Key.Key_Slash)
     assert window.grading.comment.hasFocus()
     qtbot.keyClicks(window.grading.comment, "arc 2 lines")
+    for key in (Qt.Key.Key_Down, Qt.Key.Key_Up, Qt.Key.Key_Space, Qt.Key.Key_Backspace):   # editing, not moving
+        qtbot.keyClick(window.grading.comment, key)
+    assert window.queue.position == 0
     qtbot.keyClick(window.grading.comment, Qt.Key.Key_Return)
     assert not window.grading.comment.hasFocus()
     assert not window.grading.flags["artefact"].isChecked()   # the 'a' went into the comment

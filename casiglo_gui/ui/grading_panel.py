@@ -1,7 +1,7 @@
 """Grade buttons, flag boxes, the comment box and the grade confirmation (the keys do the same)."""
 from __future__ import annotations
 
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import QEvent, Qt, pyqtSignal
 from PyQt6.QtWidgets import QCheckBox, QGridLayout, QGroupBox, QLabel, QLineEdit, QPushButton, QVBoxLayout
 
 from ..core.inspection.actions import FLAG_KEYS, FLAG_WORDS
@@ -17,9 +17,16 @@ def flag_label(flag: str) -> str:
 
 
 class CommentEdit(QLineEdit):
-    """Comment box: Enter or Esc hands the keyboard back to the window."""
+    """Comment box: Enter or Esc hands the keyboard back to the window. While typing, no key moves the
+    queue (Up/Down are the window's next/previous keys: the box claims them instead)."""
 
     done = pyqtSignal()
+
+    def event(self, event):
+        if event.type() == QEvent.Type.ShortcutOverride and event.key() in (Qt.Key.Key_Up, Qt.Key.Key_Down):
+            event.accept()
+            return True
+        return super().event(event)
 
     def keyPressEvent(self, event):
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape):

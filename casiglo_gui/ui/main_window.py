@@ -613,9 +613,13 @@ class MainWindow(QMainWindow):
         self.spectrum_view.show_nothing(reason)
         self.stamps_view.show_nothing()
         self.banner.hide()
-        name = self.loaded.item.display_name if self.loaded is not None else ""
-        self.info_label.setText(f"<b>{html.escape(name)}</b><br><b>Could not read</b><br>{html.escape(reason)}"
-                                "<br><i>Grading is refused until a spectrum is on show.</i>")
+        self.sky_image.show_idle(False)
+        if self.session.unreadable is not None and self.loaded is not None:
+            self.info_label.setText(f"<b>{html.escape(self.loaded.item.display_name)}</b><br><b>Could not read</b>"
+                                    f"<br>{html.escape(self.session.unreadable)}"
+                                    "<br><i>Grading is refused until a spectrum is on show.</i>")
+        else:
+            self.info_label.setText(html.escape(reason))
         self.grading.show_draft(None, "")
 
     def _show_stamps(self) -> None:

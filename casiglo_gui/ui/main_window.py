@@ -673,9 +673,6 @@ class MainWindow(QMainWindow):
             self._show_draft()
             self.statusBar().showMessage(message + "; end of the queue", 8000)
 
-    def set_grade(self, grade: str, advance: bool = True) -> None:
-        self.grade(grade, advance)
-
     def undo(self) -> None:
         try:
             event = self.session.undo()
@@ -704,10 +701,6 @@ class MainWindow(QMainWindow):
             self._return_keys()
 
     # --- redshift -------------------------------------------------------------------------------------
-    def set_redshift(self, z: float) -> None:
-        """Put the marker set at ``z`` (as dragging a marker does)."""
-        self.session.set_redshift(z)
-
     def cycle_solution(self) -> None:
         if self.state is None:
             return

@@ -22,6 +22,7 @@ import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from ..errors import CasigloError
 from ..lines import LINE_KEYS
@@ -131,7 +132,7 @@ class InspectionSession:
     def go_to_text(self, text: str) -> QueueItem | None:
         """The first item whose object id or file name contains ``text`` (None when none does)."""
         for i, item in enumerate(self.queue.items):
-            if text in item.object_id or text in item.path.rsplit("/", 1)[-1]:
+            if text in item.object_id or text in Path(item.path).name:
                 return self.queue.go_to(i)
         return None
 

@@ -18,7 +18,8 @@ def help_html() -> str:
     parts = ["<h3>Keys</h3>"]
     for group, rows in groups.items():
         parts.append(f"<p><u>{html.escape(group)}</u></p><table>{''.join(rows)}</table>")
-    parts.append("<p>Drag a line marker to move all markers. Drop files or folders on the window to open them.</p>")
+    parts.append("<p>Letter keys work with or without Shift. Drag a line marker to move all markers; click a "
+                 "stamp to select its line. Drop files or folders on the window to open them.</p>")
     return "".join(parts)
 
 

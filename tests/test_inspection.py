@@ -234,3 +234,12 @@ def test_the_queue_knows_the_scan_readers_table_suffixes():
     from casiglo_gui.core.scan import tableread
 
     assert queue.TABLE_SUFFIXES == tableread.TABLE_SUFFIXES
+
+
+def test_a_scan_table_keeps_a_non_utf8_file_name_byte_for_byte(tmp_path):
+    import os
+
+    table = tmp_path / "scan.csv"
+    table.write_bytes(b"source,object_id,score\n/data/spec-caf\xe9.fits,caf,0.5\n")
+    (item,) = read_scan_table(table)
+    assert os.fsencode(item.path) == b"/data/spec-caf\xe9.fits" and item.score == 0.5

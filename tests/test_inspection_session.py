@@ -117,7 +117,7 @@ def test_undo_appends_an_event_restating_the_previous_grading(store, spectrum):
 
 def test_unreadable_items_and_a_missing_store_refuse_grades(store, spectrum):
     session, _ = session_on(store, spectrum)
-    session.show_unreadable(session.queue.items[1], "ivar is zero at every pixel")
+    session.show_unreadable(session.queue.go_to(1), "ivar is zero at every pixel")
     with pytest.raises(GradeRefused, match="could not be read"):
         session.grade("likely")
     nobody = InspectionSession(None, "ab", "label store could be opened: disk full")
@@ -160,3 +160,12 @@ def test_sky_links_need_a_finite_position():
     links = sky_links(146.9341, -0.67040397)
     assert "ra=146.934100" in links["SDSS SkyServer"] and "dec=-0.670404" in links["Legacy Survey"]
     assert sky_links(None, None) == {} and sky_links(math.nan, 1.0) == {}
+
+
+def test_a_grade_while_the_next_item_is_still_loading_is_refused(store, spectrum):
+    session, _ = session_on(store, spectrum)
+    session.grade("likely")
+    assert session.advance_after_grade().object_id == "obj1"     # the window now reads obj1 on a worker
+    with pytest.raises(GradeRefused, match="obj1 is still being read"):
+        session.grade("likely")                                  # a second, fast key press
+    assert [e.object_id for e in store.events("ab")] == ["obj0"]

@@ -247,6 +247,11 @@ class InspectionSession:
             raise GradeRefused(f"grading is off: {self.store_note}")
         if self.loaded is None:
             raise GradeRefused("nothing on show to grade")
+        if self.loaded.item is not self.queue.current:
+            # A fast second key press while the next spectrum is still being read must not grade the
+            # previous one again.
+            name = self.queue.current.display_name if self.queue.current is not None else "the next item"
+            raise GradeRefused(f"{name} is still being read: not graded yet")
         if self.state is None:
             raise GradeRefused(f"{self.loaded.item.display_name}: not graded: the spectrum could not be read "
                                f"({self.unreadable})")

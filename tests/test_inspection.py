@@ -243,3 +243,16 @@ def test_a_scan_table_keeps_a_non_utf8_file_name_byte_for_byte(tmp_path):
     table.write_bytes(b"source,object_id,score\n/data/spec-caf\xe9.fits,caf,0.5\n")
     (item,) = read_scan_table(table)
     assert os.fsencode(item.path) == b"/data/spec-caf\xe9.fits" and item.score == 0.5
+
+
+def test_open_queue_reads_the_first_item_to_show(data_dir):
+    from casiglo_gui.core.inspection.opening import first_index, open_queue
+
+    detectors = DetectorSet(model_path="")
+    opened = open_queue([str(data_dir / "sdss" / SPEC), str(data_dir / "sdss" / "spec-0266-51602-0107.fits")],
+                        None, "ab", detectors, SpectrumCache(), start="0107")
+    assert opened.first is not None and opened.first.item is opened.items[1]
+    assert opened.first.spectrum.object_id == "0266-51602-0107" and opened.grades == {}
+    dead = open_queue([str(data_dir / "sdss" / "spec-0269-51581-0003.fits")], None, "ab", detectors)
+    assert dead.first is None and len(dead.items) == 1          # read (and reported) again when shown
+    assert first_index([], None) is None and first_index(opened.items, "nothing like it") is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import math
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +22,12 @@ from PyQt6.QtWidgets import (
 
 from ..core.inspection import (
     KEYMAP, DetectorSet, GradeRefused, InspectionSession, LoadedItem, QueueFilter, QueueItem, SpectrumCache,
-    expand_paths, key_variants, latest_grades, load_item, sort_by_score,
+    key_variants, load_item,
 )
 from ..core.inspection.cutout import CutoutFetcher
 from ..core.inspection.info import info_rows, sky_links
 from ..core.inspection.loading import cube_centre
+from ..core.inspection.opening import OpenedQueue, open_queue
 from ..core.inspection.queue import OPEN_DIALOG_PATTERNS
 from ..core.preprocessing import to_model_grid
 from .cube_view import CubeView
@@ -72,7 +74,7 @@ class MainWindow(QMainWindow):
     graded = pyqtSignal(object)          # the stored LabelEvent
 
     def __init__(self, store, detectors: DetectorSet, settings: QSettings, inspector: str, parent=None,
-                 store_note: str = ""):
+                 store_note: str = "", cache: SpectrumCache | None = None):
         super().__init__(parent)
         self.detectors = detectors
         self.settings = settings
@@ -80,7 +82,7 @@ class MainWindow(QMainWindow):
         self.session.subscribe(self._session_changed)
         self._open_ticket = 0
         self._pending_open = ([], False, None)
-        self.cache = SpectrumCache()
+        self.cache = cache if cache is not None else SpectrumCache()
         self.cutouts = CutoutFetcher()
         self._loaded_items: dict[tuple, LoadedItem] = {}
         self._ticket = 0
@@ -97,6 +99,15 @@ class MainWindow(QMainWindow):
         self._build()
         self._bind_keys()
         self._restore()
+
+    @property
+    def help_overlay(self) -> HelpOverlay:
+        if self._help_overlay is None:
+            self._help_overlay = HelpOverlay(self)
+        return self._help_overlay
+
+    def _help_visible(self) -> bool:
+        return self._help_overlay is not None and self._help_overlay.isVisible()
 
     # The session's state, under the names tests and the benchmark use.
     @property
@@ -143,7 +154,7 @@ class MainWindow(QMainWindow):
         self.cube_dock = self._dock("MaNGA cube", self.cube_view, Qt.DockWidgetArea.RightDockWidgetArea)
         self.cube_dock.hide()
 
-        self.help_overlay = HelpOverlay(self)
+        self._help_overlay: HelpOverlay | None = None   # built on first use: a sixth of the start-up time
         self.model_status = QLabel(self.detectors.status)
         self.statusBar().addPermanentWidget(self.model_status)
         self._build_menus()
@@ -351,37 +362,41 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction(action)
 
     # --- opening and exporting -----------------------------------------------------------------------
-    def open_paths(self, paths: list[str], remember: bool = True, start: str | None = None) -> None:
+    def open_paths(self, paths: list[str], remember: bool = True, start: str | None = None,
+                   opening: Future | None = None) -> None:
         """Open files, folders or scan tables as the queue (scored items first, by score), on a worker.
 
-        ``start``: then show the first item whose object id or file name contains it.
+        ``start``: then show the first item whose object id or file name contains it. ``opening``: that
+        work already started elsewhere (at launch, while the window was being built).
         """
         paths = [str(p) for p in paths]
         self.statusBar().showMessage(f"opening {', '.join(Path(p).name for p in paths)}…")
-        store, inspector = self.store, self.inspector
+        if opening is None:
+            store, inspector, detectors, cache = self.store, self.inspector, self.detectors, self.cache
 
-        def work():
-            items, errors = expand_paths(paths)
-            grades = latest_grades(store.events(inspector)) if store is not None else {}
-            return sort_by_score(items), errors, grades
-
+            def work():
+                return open_queue(paths, store, inspector, detectors, cache, start)
+        else:
+            work = opening.result
         self._open_ticket += 1
         self._pending_open = (paths, remember, start)
         self.workers.submit(("open", self._open_ticket), work)
 
-    def _opened(self, result) -> None:
-        items, errors, grades = result
+    def _opened(self, opened: OpenedQueue) -> None:
         paths, remember, start = self._pending_open
-        self.set_queue(items, grades, start=start)
-        if errors:
-            self.statusBar().showMessage("; ".join(str(e) for e in errors[:3]), 15000)
-        elif not items:
+        self.set_queue(opened.items, opened.grades, start=start, first=opened.first)
+        if opened.errors:
+            self.statusBar().showMessage("; ".join(str(e) for e in opened.errors[:3]), 15000)
+        elif not opened.items:
             self.statusBar().showMessage("nothing to inspect in " + ", ".join(paths), 15000)
-        if remember and items:
+        if remember and opened.items:
             self._remember(paths)
 
-    def set_queue(self, items: list[QueueItem], grades: dict | None = None, start: str | None = None) -> None:
+    def set_queue(self, items: list[QueueItem], grades: dict | None = None, start: str | None = None,
+                  first: LoadedItem | None = None) -> None:
         self._loaded_items.clear()
+        if first is not None:
+            self._loaded_items[self._key(first.item)] = first
         self.session.set_items(items, grades or {}, self._chosen_filter(items))
         self.queue_model.set_queue(self.queue)
         self._update_progress()
@@ -695,7 +710,7 @@ class MainWindow(QMainWindow):
         self.spectrum_view.setFocus()
 
     def escape(self) -> None:
-        if self.help_overlay.isVisible():
+        if self._help_visible():
             self.help_overlay.hide()
         else:
             self._return_keys()
@@ -753,14 +768,14 @@ class MainWindow(QMainWindow):
         self.workers.submit(ticket, lambda: fetcher.fetch(s.ra, s.dec))
 
     def toggle_help(self) -> None:
-        if self.help_overlay.isVisible():
+        if self._help_visible():
             self.help_overlay.hide()
         else:
             self.help_overlay.show_over(self)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        if self.help_overlay.isVisible():
+        if self._help_visible():
             self.help_overlay.show_over(self)
 
     # --- MaNGA cubes -------------------------------------------------------------------------------

@@ -22,11 +22,11 @@ import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 from ..errors import CasigloError
 from ..lines import LINE_KEYS
 from .loading import LoadedItem
+from .opening import first_index
 from .queue import InspectionQueue, QueueFilter, QueueItem
 from .view import ViewState
 
@@ -131,10 +131,8 @@ class InspectionSession:
 
     def go_to_text(self, text: str) -> QueueItem | None:
         """The first item whose object id or file name contains ``text`` (None when none does)."""
-        for i, item in enumerate(self.queue.items):
-            if text in item.object_id or text in Path(item.path).name:
-                return self.queue.go_to(i)
-        return None
+        index = first_index(self.queue.items, text)
+        return self.queue.go_to(index) if index is not None else None
 
     # --- what is on show ------------------------------------------------------------------------
     def show_loaded(self, loaded: LoadedItem) -> ViewState:

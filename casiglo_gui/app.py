@@ -92,10 +92,7 @@ def build_window(args: argparse.Namespace):
     """Create the QApplication (if needed) and the main window for ``args`` (used by run() and the tests)."""
     from PyQt6.QtWidgets import QApplication
 
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .core.inspection import DetectorSet, SpectrumCache
-    from .core.inspection.opening import open_queue
+    from .core.inspection import DetectorSet
     from .ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -108,14 +105,7 @@ def build_window(args: argparse.Namespace):
     store, note = open_store(db)
     model = "" if args.no_model else args.model
     detectors = DetectorSet(model_path=model)
-    paths = list(args.paths) or [str(SAMPLE_DIR)]
-    start = getattr(args, "start", None)
-    # The queue and its first spectrum are read while the window is built (a third of the launch time).
-    cache = SpectrumCache()
-    launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="casiglo-open")
-    opening = launcher.submit(open_queue, paths, store, str(inspector), detectors, cache, start)
-    launcher.shutdown(wait=False)
-    window = MainWindow(store, detectors, settings, str(inspector), store_note=note, cache=cache)
+    window = MainWindow(store, detectors, settings, str(inspector), store_note=note)
     if store is not None:
         where = f"demo store {store.path}" if demo and not args.labels else str(store.path)
         window.setWindowTitle(f"CASIGLO Inspector — grades go to {where}")
@@ -123,7 +113,8 @@ def build_window(args: argparse.Namespace):
             note = f"demo: the sample set; grades go to the demo store ({store.path}), not your labels"
     if note:
         window.statusBar().showMessage(note, 15000)
-    window.open_paths(paths, remember=bool(args.paths), start=start, opening=opening)
+    paths = list(args.paths) or [str(SAMPLE_DIR)]
+    window.open_paths(paths, remember=bool(args.paths), start=getattr(args, "start", None))
     return app, window
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import math
 import time
-from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +73,7 @@ class MainWindow(QMainWindow):
     graded = pyqtSignal(object)          # the stored LabelEvent
 
     def __init__(self, store, detectors: DetectorSet, settings: QSettings, inspector: str, parent=None,
-                 store_note: str = "", cache: SpectrumCache | None = None):
+                 store_note: str = ""):
         super().__init__(parent)
         self.detectors = detectors
         self.settings = settings
@@ -82,7 +81,7 @@ class MainWindow(QMainWindow):
         self.session.subscribe(self._session_changed)
         self._open_ticket = 0
         self._pending_open = ([], False, None)
-        self.cache = cache if cache is not None else SpectrumCache()
+        self.cache = SpectrumCache()
         self.cutouts = CutoutFetcher()
         self._loaded_items: dict[tuple, LoadedItem] = {}
         self._ticket = 0
@@ -362,25 +361,19 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction(action)
 
     # --- opening and exporting -----------------------------------------------------------------------
-    def open_paths(self, paths: list[str], remember: bool = True, start: str | None = None,
-                   opening: Future | None = None) -> None:
-        """Open files, folders or scan tables as the queue (scored items first, by score), on a worker.
+    def open_paths(self, paths: list[str], remember: bool = True, start: str | None = None) -> None:
+        """Open files, folders or scan tables as the queue (scored items first, by score), on a worker that
+        also reads the first item to show.
 
-        ``start``: then show the first item whose object id or file name contains it. ``opening``: that
-        work already started elsewhere (at launch, while the window was being built).
+        ``start``: then show the first item whose object id or file name contains it.
         """
         paths = [str(p) for p in paths]
         self.statusBar().showMessage(f"opening {', '.join(Path(p).name for p in paths)}…")
-        if opening is None:
-            store, inspector, detectors, cache = self.store, self.inspector, self.detectors, self.cache
-
-            def work():
-                return open_queue(paths, store, inspector, detectors, cache, start)
-        else:
-            work = opening.result
+        store, inspector, detectors, cache = self.store, self.inspector, self.detectors, self.cache
         self._open_ticket += 1
         self._pending_open = (paths, remember, start)
-        self.workers.submit(("open", self._open_ticket), work)
+        self.workers.submit(("open", self._open_ticket),
+                            lambda: open_queue(paths, store, inspector, detectors, cache, start))
 
     def _opened(self, opened: OpenedQueue) -> None:
         paths, remember, start = self._pending_open

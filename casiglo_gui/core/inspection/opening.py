@@ -1,6 +1,5 @@
 """Opening a queue (Qt-free): expand the paths, sort by score, read the inspector's grades, and read the
-first item to show, all in one step that runs off the GUI thread. At launch the app starts this step
-before it builds its window, so the first spectrum is read while the widgets are made.
+first item to show, all in one step that runs off the GUI thread (one worker round trip, not two).
 """
 from __future__ import annotations
 

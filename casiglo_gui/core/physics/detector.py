@@ -9,6 +9,8 @@ between scan steps and, for detections scoring at least ``refine_above``, refitt
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import grid
@@ -118,7 +120,24 @@ class PhysicsDetector:
         return det
 
     # ------------------------------------------------------------------ internals
-    def _detect_chunk(self, residual, ivar, z_fg) -> list[Detection]:
+    def candidates_batch(self, residual: np.ndarray, ivar: np.ndarray, z_fg: np.ndarray,
+                         extra_z: np.ndarray | None = None) -> "Candidates":
+        """Every candidate redshift's physics evidence, for a batch (the combined detector's judge).
+
+        Candidates are the ``N_CANDIDATES`` best peaks of the line search plus, when ``extra_z`` is
+        given (e.g. the CNN's z_bg, one per spectrum; NaN for none), that redshift as the last column.
+        """
+        residual = np.atleast_2d(np.asarray(residual, dtype=np.float32))
+        ivar = np.atleast_2d(np.asarray(ivar, dtype=np.float32))
+        z_fg = np.atleast_1d(np.asarray(z_fg, dtype=np.float64))
+        parts = []
+        for start in range(0, residual.shape[0], ls.CHUNK):
+            sl = slice(start, start + ls.CHUNK)
+            extra = None if extra_z is None else np.atleast_1d(np.asarray(extra_z, dtype=np.float64))[sl]
+            parts.append(self._candidates_chunk(residual[sl], ivar[sl], z_fg[sl], extra))
+        return Candidates.concatenate(parts)
+
+    def _candidates_chunk(self, residual, ivar, z_fg, extra_z=None) -> "Candidates":
         n = residual.shape[0]
         sr = ls.scan(residual, ivar, z_fg, dz_margin=self.dz_margin, z_max=self.z_max)
         cols = ls.top_peaks(sr.s2, N_CANDIDATES)
@@ -127,38 +146,59 @@ class PhysicsDetector:
         rows = np.arange(n)[:, None]
         sub = sr.q0 + colc
         sig_idx = sr.best_sigma[rows, colc].astype(np.int64)
-        evidence, feats, fl, nl, scale = self._evidence(sr, sub, sig_idx)
-        evidence = np.where(valid, evidence, -np.inf)
-        s2c = np.where(valid, sr.s2[rows, colc], -np.inf)
+        frac = np.array([[self._parabolic(sr.s2[i], colc[i, k]) for k in range(colc.shape[1])] for i in range(n)])
+        if extra_z is not None:
+            # The proposer's redshift as one more candidate, read at the nearest half pixel with the
+            # width the search preferred there; outside the searched range it is not a candidate.
+            shift = ls.shift_of_redshift(np.where(np.isfinite(extra_z), extra_z, 0.0))
+            q = np.rint(shift * ls.SUBPIXEL).astype(np.int64)
+            col = q - sr.q0
+            inside = np.isfinite(extra_z) & (col >= 0) & (col < sr.s2.shape[1])
+            colx = np.clip(col, 0, sr.s2.shape[1] - 1)
+            inside &= sr.s2[np.arange(n), colx] >= 0
+            sub = np.concatenate([sub, q[:, None]], axis=1)
+            colc = np.concatenate([colc, colx[:, None]], axis=1)
+            valid = np.concatenate([valid, inside[:, None]], axis=1)
+            sig_idx = np.concatenate([sig_idx, sr.best_sigma[np.arange(n), colx].astype(np.int64)[:, None]], axis=1)
+            frac = np.concatenate([frac, (shift * ls.SUBPIXEL - q)[:, None]], axis=1)
+        evidence, _, fl, nl, scale = self._evidence(sr, sub, sig_idx)
+        m = sub.shape[1]
+        z = ls.redshift_of_shift((sub + frac) / ls.SUBPIXEL)
+        sigma_px = np.asarray(ls.TRIAL_SIGMAS_PX)[sig_idx]
+        flat = self._detection_fields(z.reshape(-1), evidence.reshape(-1), fl.reshape(n * m, -1),
+                                      nl.reshape(n * m, -1), sigma_px.reshape(-1), scale.reshape(-1))
+        fields = {k: v.reshape((n, m) + v.shape[1:]) for k, v in flat.items()}
+        s2 = np.where(valid, sr.s2[rows, colc], -np.inf)
+        return Candidates(z=fields["z"], evidence=np.where(valid, evidence, -np.inf), s2=s2, valid=valid,
+                          snr=fields["snr"], amp=fields["amp"], n_lines=fields["n_lines"],
+                          sigma_a=fields["sigma_a"], has_extra=extra_z is not None)
+
+    def _detect_chunk(self, residual, ivar, z_fg) -> list[Detection]:
+        c = self._candidates_chunk(residual, ivar, z_fg)
+        n = residual.shape[0]
+        r1 = np.arange(n)
         # The most significant peak, unless another has clearly more partner evidence (a lone strong
         # line or blended doublet gets its top S^2 at whichever line it is taken for; the right
         # reading is the one where other lines agree).
-        by_s2 = np.argsort(-s2c, axis=1, kind="stable")
+        by_s2 = np.argsort(-c.s2, axis=1, kind="stable")
         first = by_s2[:, 0]
-        most = np.argmax(evidence, axis=1)
-        switch = evidence[np.arange(n), most] > evidence[np.arange(n), first] + EVIDENCE_SWITCH
+        most = np.argmax(c.evidence, axis=1)
+        switch = c.evidence[r1, most] > c.evidence[r1, first] + EVIDENCE_SWITCH
         chosen = np.where(switch, most, first)
-        order = np.concatenate([chosen[:, None], by_s2], axis=1)
-        order = np.array([[j for j in row if j != row[0]][: N_CANDIDATES - 1] for row in order])
-        order = np.concatenate([chosen[:, None], order], axis=1)
-        pick = order[:, 0]
-        r1 = np.arange(n)
-        shift = np.array([(sub[i, pick[i]] + self._parabolic(sr.s2[i], colc[i, pick[i]])) / ls.SUBPIXEL
-                          for i in range(n)])
-        z = ls.redshift_of_shift(shift)
-        sigma_px = np.asarray(ls.TRIAL_SIGMAS_PX)[sig_idx[r1, pick]]
-        fields = self._detection_fields(z, evidence[r1, pick], fl[r1, pick], nl[r1, pick], sigma_px,
-                                        scale[r1, pick])
-        z_alt = ls.redshift_of_shift(sub / ls.SUBPIXEL)
-        sig_alt = np.sqrt(np.maximum(s2c, 0.0))
         detections = []
         for i in range(n):
-            if not valid[i, 0] or s2c[i, 0] <= 0:  # nothing usable (e.g. every pixel masked)
+            k = int(chosen[i])
+            if not c.valid[i, 0] or c.s2[i, 0] <= 0:  # nothing usable (e.g. every pixel masked)
                 detections.append(self._empty())
                 continue
-            alternatives = [Solution(z_bg=float(z_alt[i, k]), score=float('nan'), evidence=float(sig_alt[i, k]) ** 2)
-                            for k in order[i, 1:] if valid[i, k]]
-            detections.append(self._detection_from(fields, i, alternatives[: self.n_alternatives]))
+            others = [j for j in by_s2[i] if j != k and c.valid[i, j]][: self.n_alternatives]
+            alternatives = [c.solution(i, j) for j in others]
+            det = Detection(z_bg=float(c.z[i, k]), z_bg_err=float("nan"),
+                            score=float(scoring.lens_score(c.evidence[i, k])), n_lines=int(c.n_lines[i, k]),
+                            line_probability=scoring.line_probability(c.snr[i, k]), line_snr=c.snr[i, k],
+                            detector=DETECTOR_NAME, model_version="", alternatives=alternatives,
+                            line_amplitude=c.amp[i, k], line_sigma_a=float(c.sigma_a[i, k]))
+            detections.append(det)
         return detections
 
     def _evidence(self, sr: ls.ScanResult, sub: np.ndarray, sig_idx: np.ndarray):
@@ -370,3 +410,29 @@ class PhysicsDetector:
         if np.any(fitted):
             strongest = int(np.nanargmax(np.where(fitted, res.snr, np.nan)))
             det.line_sigma_a = float(res.sigma_a[strongest])
+
+
+@dataclass
+class Candidates:
+    """Physics evidence of m candidate redshifts for each of n spectra (arrays (n, m[, 12]))."""
+
+    z: np.ndarray
+    evidence: np.ndarray
+    s2: np.ndarray
+    valid: np.ndarray
+    snr: np.ndarray
+    amp: np.ndarray
+    n_lines: np.ndarray
+    sigma_a: np.ndarray
+    has_extra: bool = False
+
+    @classmethod
+    def concatenate(cls, parts: list["Candidates"]) -> "Candidates":
+        names = ("z", "evidence", "s2", "valid", "snr", "amp", "n_lines", "sigma_a")
+        return cls(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in names},
+                   has_extra=parts[0].has_extra)
+
+    def solution(self, i: int, k: int) -> Solution:
+        return Solution(z_bg=float(self.z[i, k]), score=float(scoring.lens_score(self.evidence[i, k])),
+                        evidence=float(self.evidence[i, k]), n_lines=int(self.n_lines[i, k]),
+                        line_probability=scoring.line_probability(self.snr[i, k]), line_snr=self.snr[i, k])

@@ -43,9 +43,12 @@ class EigenBasis:
     @classmethod
     def load(cls, path: str | None = None) -> "EigenBasis":
         path = path or default_eigen_path()
-        with fits.open(path, memmap=False) as hdus:
-            header = hdus[0].header
-            data = hdus[0].data
+        try:
+            with fits.open(path, memmap=False) as hdus:
+                header = hdus[0].header
+                data = hdus[0].data
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: cannot read the eigenspectra: {exc}") from None
         if data is None or data.ndim != 2 or data.shape[0] < 4:
             raise ValueError(f"{path}: not a spEigenGal file (expected a 2-D image of >= 4 eigenspectra)")
         loglam0 = float(header.get("COEFF0", np.nan))

@@ -5,7 +5,8 @@ Intrinsic ratios relative to H-beta: Balmer case B (H-gamma 0.468, H-delta 0.259
 [NII]6550 = 6585 / 2.95; [OII] total log-uniform 0.8-6 with 3730/3727 uniform 0.35-1.5; [SII] total /
 H-alpha log-uniform 0.1-0.5 with 6718/6733 uniform 0.45-1.45. Dust: an attenuation law
 tau(lambda) = tau_V (lambda / 5500 A)^-0.7 (Charlot & Fall 2000) set by an observed Balmer decrement drawn
-log-uniform 2.86-6, applied to every line (so H-alpha/H-beta >= 2.86 always).
+log-uniform 2.86-6, applied to every line (so H-alpha/H-beta >= 2.86 always; a doublet's members share one
+factor, keeping the tied ratios exact).
 """
 from __future__ import annotations
 
@@ -21,9 +22,19 @@ def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
+def _dust_wavelengths() -> np.ndarray:
+    """Each line's wavelength for the dust law; the members of a doublet share their mean, so the atomic
+    ratios ([OIII] 2.98, [NII] 2.95) stay exact, as a fit with tied ratios assumes."""
+    out = REST_VACUUM_A.copy()
+    for a, b in (("oii_3727", "oii_3730"), ("oiii_4960", "oiii_5008"), ("nii_6550", "nii_6585"),
+                 ("sii_6718", "sii_6733")):
+        out[INDEX[a]] = out[INDEX[b]] = 0.5 * (REST_VACUUM_A[INDEX[a]] + REST_VACUUM_A[INDEX[b]])
+    return out
+
+
 def attenuation(decrement: float) -> np.ndarray:
     """Flux factor of each line for an observed H-alpha/H-beta ``decrement`` (1 at 2.86)."""
-    curve = (REST_VACUUM_A / 5500.0) ** -DUST_SLOPE
+    curve = (_dust_wavelengths() / 5500.0) ** -DUST_SLOPE
     tau_v = np.log(decrement / CASE_B_HALPHA_HBETA) / (curve[INDEX["hbeta"]] - curve[INDEX["halpha"]])
     tau = tau_v * curve
     return np.exp(-(tau - tau[INDEX["hbeta"]]))

@@ -19,7 +19,7 @@ from . import instrument, nebular
 from .foreground import EigenBasis, foreground
 from .profiles import LineSet, cramer_rao_sigma_z, shift_to_sigma_z, total_sigma_px
 from .sky import SkyLineList, draw_sky
-from .spectral_lines import LINE_KEYS, REST_VACUUM_A
+from .spectral_lines import LINE_KEYS, LOGLAM_STEP, REST_VACUUM_A
 
 KIND_PROBABILITIES = {"lens": 0.5, "plain": 0.1, "fg_emission": 0.1, "lone_line": 0.15, "cosmic": 0.075,
                       "sky_residual": 0.075}
@@ -168,7 +168,7 @@ class Recipe:
         target = log_uniform(rng, LONE_LINE_SNR)
         for _ in range(100):
             pixel = rng.uniform(EDGE_PX, loglam.size - 1 - EDGE_PX)
-            observed = 10.0 ** (loglam[0] + (loglam[1] - loglam[0]) * pixel)
+            observed = 10.0 ** (loglam[0] + LOGLAM_STEP * pixel)
             line_set = LineSet(loglam)
             line_set.add(observed, float(total_sigma_px(sigma_v, wdisp[int(round(pixel))])))
             unit = line_set.unit_snr(ivar0)[0]

@@ -44,10 +44,13 @@ class SkyLineList:
             raise ValueError(f"{path}: no sky-line wavelengths found")
         air = np.array([w for w, _ in entries])
         names = [n for _, n in entries]
-        vacuum = air_to_vacuum(air)
+        order = np.argsort(air, kind="stable")
+        vacuum = air_to_vacuum(air[order])
+        names = [names[i] for i in order]
         base = np.array([_base_intensity(w, n) for w, n in zip(vacuum, names)])
         broad = np.array(["Na" in n for n in names])
-        keep = np.r_[True, np.diff(vacuum) > 0.05]  # the list repeats 6604.13
+        # The file is not sorted and names some lines twice (6604.13; 9439.65 and 9439.66): one line each.
+        keep = np.r_[True, np.diff(vacuum) > 0.05]
         return cls(vacuum[keep], base[keep], broad[keep], os.path.abspath(path))
 
 

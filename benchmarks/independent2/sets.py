@@ -2,9 +2,9 @@
 
 - ``indep2``: this package's set (``benchmarks/independent2_set.py``); its truth is already in the layout.
 - ``independent``: ``benchmarks/independent_set.py`` (lines injected into real SDSS/BOSS spectra). Its kinds
-  are renamed (untouched -> plain, single_line -> lone_line), its per-line SNR is its own box-aperture SNR
-  (~0.9x matched filter, so its Cramer-Rao bound is ~10% loose), and each line's width in pixels comes from
-  the file's own wdisp (read with the product's reader) and the set's sigma_v.
+  are renamed (untouched -> plain, single_line -> lone_line); its per-line SNR (completeness bins) is its own
+  box-aperture SNR, while the Cramer-Rao bound uses the matched-filter SNR of the true fluxes in each file's
+  ivar, and widths from the set's sigma_v and the file's own wdisp (read with the product's reader).
 - ``synthetic``: our generator (``training.synthetic``) with the model card's data recipe, written as spec files
   by its own ``write_spec_files``; the truth comes from the same batches (line SNR and width per line).
 """
@@ -17,7 +17,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from .profiles import cramer_rao_sigma_z, total_sigma_px
+from .profiles import LineSet, cramer_rao_sigma_z, total_sigma_px
 from .spectral_lines import LINE_KEYS, REST_VACUUM_A
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -77,15 +77,17 @@ def build_synthetic(out_dir: str, n: int, seed: int, recipe_path: str = SYNTHETI
     return 0
 
 
-def _complete(truth: pd.DataFrame, sigma_px: np.ndarray) -> pd.DataFrame:
-    """Add snr_total, snr_max (lenses) and cr_sigma_z from the per-line SNR and widths."""
+def _complete(truth: pd.DataFrame, sigma_px: np.ndarray, bound_snr: np.ndarray | None = None) -> pd.DataFrame:
+    """Add snr_total, snr_max (lenses) and cr_sigma_z from the per-line SNR (``bound_snr`` for the bound
+    when given) and widths."""
     snr = truth[[f"snr_{k}" for k in LINE_KEYS]].to_numpy(np.float64)
     snr = np.nan_to_num(snr, nan=0.0)
     lens = (truth["kind"] == "lens").to_numpy()
     truth["snr_total"] = np.where(lens, np.sqrt(np.sum(snr ** 2, axis=1)), truth.get("snr_total", np.nan))
     truth["snr_max"] = np.where(lens, snr.max(axis=1), truth.get("snr_max", np.nan))
     z_bg = truth["z_bg"].to_numpy(np.float64)
-    truth["cr_sigma_z"] = [cramer_rao_sigma_z(snr[i], sigma_px[i], z_bg[i]) if lens[i] else np.nan
+    bound_snr = snr if bound_snr is None else bound_snr
+    truth["cr_sigma_z"] = [cramer_rao_sigma_z(bound_snr[i], sigma_px[i], z_bg[i]) if lens[i] else np.nan
                            for i in range(len(truth))]
     return truth
 
@@ -110,16 +112,22 @@ def load_truth(name: str, set_dir: str) -> pd.DataFrame:
         truth = pd.read_csv(os.path.join(set_dir, TRUTH_FILE), keep_default_na=False,
                             na_values={"z_bg": [""], "z_fg": [""], "sigma_v_kms": [""]})
         truth["kind"] = truth["kind"].replace(KIND_NAMES["independent"])
-        sigma_px = independent_line_widths(truth, set_dir)
-        return _complete(truth, sigma_px)
+        sigma_px, matched_snr = independent_line_widths(truth, set_dir)
+        return _complete(truth, sigma_px, matched_snr)
     raise ValueError(f"unknown set {name!r}; choose one of {', '.join(SET_NAMES)}")
 
 
-def independent_line_widths(truth: pd.DataFrame, set_dir: str) -> np.ndarray:
-    """Observed sigma (pixels) of each background line of the ``independent`` set's lenses: sigma_v and wdisp."""
+def independent_line_widths(truth: pd.DataFrame, set_dir: str) -> tuple[np.ndarray, np.ndarray]:
+    """Observed sigma (pixels) and matched-filter SNR of each background line of the ``independent`` set's lenses.
+
+    The width is the set's sigma_v with the file's own wdisp at the line; the SNR is the true flux over the file's
+    ivar (the product's reader and mask), the definition the Cramer-Rao bound needs (the set's own box SNR is
+    ~0.9x smaller).
+    """
     from casiglo_gui.core.readers import read_spectrum
 
-    out = np.zeros((len(truth), len(LINE_KEYS)))
+    sigma_px = np.zeros((len(truth), len(LINE_KEYS)))
+    snr = np.zeros((len(truth), len(LINE_KEYS)))
     for i, row in enumerate(truth.itertuples(index=False)):
         if row.kind != "lens":
             continue
@@ -127,8 +135,14 @@ def independent_line_widths(truth: pd.DataFrame, set_dir: str) -> np.ndarray:
         observed = REST_VACUUM_A * (1.0 + float(row.z_bg))
         pixel = np.clip(np.searchsorted(spectrum.wavelength, observed), 0, spectrum.wavelength.size - 1)
         wdisp = spectrum.wdisp[pixel] if spectrum.wdisp is not None else np.ones(len(LINE_KEYS))
-        out[i] = total_sigma_px(float(row.sigma_v_kms), wdisp)
-    return out
+        sigma_px[i] = total_sigma_px(float(row.sigma_v_kms), wdisp)
+        ivar = np.where(spectrum.mask, 0.0, spectrum.ivar).astype(np.float64)
+        line_set = LineSet(np.log10(spectrum.wavelength))
+        for wavelength, sigma in zip(observed, sigma_px[i]):
+            line_set.add(wavelength, sigma)
+        flux = np.array([getattr(row, f"flux_{k}") for k in LINE_KEYS], dtype=np.float64)
+        snr[i] = np.where(flux > 0, flux * line_set.unit_snr(ivar), 0.0)
+    return sigma_px, snr
 
 
 def spec_files(name: str, set_dir: str, truth: pd.DataFrame) -> list[str]:

@@ -72,6 +72,10 @@ def table(results: dict[str, dict]) -> str:
     add("wrong redshift |dz| > 1e-3", lambda r: _pct(r["redshift"]["wrong_dz_gt_1e-3"]))
     add("dz / Cramer-Rao sigma: 1.4826 MAD (1 = at the bound)", lambda r: _num(r["redshift"]["pull_cr_robust_sigma"], ".2f"))
     add("dz / Cramer-Rao sigma: RMS", lambda r: _num(r["redshift"]["pull_cr_rms"], ".2f"))
+    add("dz / Cramer-Rao sigma: median (bias)", lambda r: _num(r["redshift"]["pull_cr_median"], "+.2f"))
+    add("dz / bound with unknown line fluxes: 1.4826 MAD / RMS",
+        lambda r: f"{_num(r['redshift']['pull_free_fluxes_robust_sigma'], '.2f')} / "
+                  f"{_num(r['redshift']['pull_free_fluxes_rms'], '.2f')}")
     add("median |dz| / median Cramer-Rao sigma_z",
         lambda r: f"{_num(r['redshift']['median_abs_dz'], '.2e')} / {_num(r['redshift']['median_cr_sigma_z'], '.2e')}")
     add("median |dz| / z_bg_err (0.674 if consistent)",

@@ -14,6 +14,7 @@ from benchmarks.independent2 import nebular
 from benchmarks.independent2.build import TRUTH_COLUMNS, build_set, file_rng
 from benchmarks.independent2.foreground import EigenBasis
 from benchmarks.independent2.instrument import COMBINEREJ, FULLREJECT
+from benchmarks.independent2.oracle import fit_line_fluxes, oracle_redshift
 from benchmarks.independent2.population import Recipe
 from benchmarks.independent2.profiles import LineSet, cramer_rao_sigma_z, shift_to_sigma_z
 from benchmarks.independent2.sky import SkyLineList
@@ -87,6 +88,16 @@ def test_fisher_information_of_a_lone_pixel_integrated_gaussian():
     info = line_set.shift_information(np.array([flux]), ivar)
     # pixel integration adds the 1/12 px^2 variance of a box: SNR^2 / (2 (sigma^2 + 1/12))
     assert info == pytest.approx(100.0 / (2 * (2.0 ** 2 + 1.0 / 12.0)), rel=0.005)
+    # a second line far away adds its information; one 3 px away (a doublet) adds much less, fluxes being unknown
+    other = LineSet(loglam)
+    other.add(10.0 ** (3.6 + 1e-4 * 100.3), sigma_px=2.0)
+    other_info = other.shift_information(np.array([flux]), ivar)
+    apart, blend = LineSet(loglam), LineSet(loglam)
+    for pixel, pair in ((100.3, apart), (203.3, blend)):
+        pair.add(10.0 ** (3.6 + 1e-4 * 200.3), sigma_px=2.0)
+        pair.add(10.0 ** (3.6 + 1e-4 * pixel), sigma_px=2.0)
+    assert apart.shift_information(np.array([flux, flux]), ivar) == pytest.approx(info + other_info, rel=1e-6)
+    assert blend.shift_information(np.array([flux, flux]), ivar) < 0.7 * 2 * info
     # z = 1: sigma_z = 2 ln(10) 1e-4 / sqrt(12.5)
     assert cramer_rao_sigma_z(np.array([10.0]), np.array([2.0]), 1.0) == pytest.approx(1.3025e-4, rel=1e-3)
     assert shift_to_sigma_z(0.0, 1.0) == np.inf
@@ -112,24 +123,6 @@ def test_files_are_read_by_the_product_reader(small_set):
     assert flagged_any and harmless_any
 
 
-def _fit_line_fluxes(residual, ivar, loglam, z, sigma_px):
-    """Weighted least-squares fluxes of the 12 lines at ``z`` (blends such as [OII] fitted jointly)."""
-    shapes = []
-    for rest, sigma in zip(REST_VACUUM_A, sigma_px):
-        line_set = LineSet(loglam)
-        line_set.add(rest * (1.0 + z), sigma if sigma > 0 else 1.0)
-        shapes.append(line_set.flux_density(np.array([1.0])))
-    design = np.array(shapes).T
-    use = np.flatnonzero(np.abs(design).sum(axis=0) > 0)
-    a = design[:, use] * np.sqrt(ivar)[:, None]
-    normal = a.T @ a
-    flux = np.zeros(len(REST_VACUUM_A))
-    error = np.full(len(REST_VACUUM_A), np.inf)
-    flux[use] = np.linalg.solve(normal, a.T @ (residual * np.sqrt(ivar)))
-    error[use] = np.sqrt(np.diag(np.linalg.inv(normal)))
-    return flux, error
-
-
 def test_truth_lens_strongest_line_is_in_flux_minus_model(small_set):
     out, truth, _ = small_set
     lenses = truth[truth["kind"] == "lens"]
@@ -140,7 +133,7 @@ def test_truth_lens_strongest_line_is_in_flux_minus_model(small_set):
         ivar = np.where(spectrum.mask, 0.0, spectrum.ivar).astype(np.float64)
         loglam = np.log10(spectrum.wavelength)
         sigma_px = [getattr(row, f"sigma_px_{k}") for k in LINE_KEYS]
-        flux, error = _fit_line_fluxes(residual, ivar, loglam, row.z_bg, sigma_px)
+        flux, error, _ = fit_line_fluxes(residual, ivar, loglam, row.z_bg, np.array(sigma_px))
         true_flux = getattr(row, f"flux_{row.strongest_line}")
         assert abs(flux[key] - true_flux) < 5.0 * error[key] + 0.05 * true_flux, row.file
         # the truth's SNR is the matched-filter SNR of the line alone in this file's ivar
@@ -148,7 +141,7 @@ def test_truth_lens_strongest_line_is_in_flux_minus_model(small_set):
         alone.add(REST_VACUUM_A[key] * (1.0 + row.z_bg), sigma_px[key])
         assert true_flux * alone.unit_snr(ivar)[0] == pytest.approx(getattr(row, f"snr_{row.strongest_line}"), rel=0.01)
         # and nothing of the kind 0.01 in z away
-        off, off_error = _fit_line_fluxes(residual, ivar, loglam, row.z_bg + 0.01, sigma_px)
+        off, off_error, _ = fit_line_fluxes(residual, ivar, loglam, row.z_bg + 0.01, np.array(sigma_px))
         assert abs(off[key]) < 5.0 * off_error[key] + 0.05 * true_flux or row.snr_max < 8, row.file
 
 

@@ -18,11 +18,11 @@ from .writer import spec_name, write_spec
 RECIPE_VERSION = "independent2-1"
 TRUTH_COLUMNS = (
     ["file", "object_id", "is_lens", "kind", "lens_type", "layout", "z_fg", "z_bg", "sigma_v_kms",
-     "snr_total", "snr_max", "strongest_line", "n_lines_snr4", "cr_sigma_z", "cr_sigma_z_blended",
+     "snr_total", "snr_max", "strongest_line", "n_lines_snr4", "cr_sigma_z", "cr_sigma_z_free_fluxes",
      "noise_scale", "median_ivar", "model_mismatch", "balmer_decrement", "oii_ratio", "sii_ratio", "detail"]
     + [f"flux_{k}" for k in LINE_KEYS] + [f"snr_{k}" for k in LINE_KEYS] + [f"sigma_px_{k}" for k in LINE_KEYS])
 TRUTH_DEFAULTS = {"strongest_line": "", "n_lines_snr4": 0, "snr_total": 0.0, "snr_max": 0.0,
-                  "cr_sigma_z": np.nan, "cr_sigma_z_blended": np.nan}
+                  "cr_sigma_z": np.nan, "cr_sigma_z_free_fluxes": np.nan}
 
 
 def file_rng(seed: int, index: int) -> np.random.Generator:

@@ -11,7 +11,8 @@ quadrature sum, ``snr_max`` the strongest (for ``lone_line``: that line's SNR, N
 - Per-line recall: in detected lenses, lines of true SNR >= 4 with ``p_<key> >= 0.5``; absent lines (true
   SNR 0) of detected lenses with ``p_<key> >= 0.5`` is the false-line fraction.
 - Redshift: among detected lenses, ``|dz| > 1e-3`` (or no z_bg) is a wrong identification; for the rest
-  the pulls dz / cr_sigma_z (robust spread 1.4826 MAD and RMS: 1 at the bound) and dz / z_bg_err
+  the pulls dz / cr_sigma_z (robust spread 1.4826 MAD and RMS: 1 at the bound; also against
+  ``cr_sigma_z_free_fluxes``, the bound with unknown line fluxes, where the truth has it) and dz / z_bg_err
   (median |dz| / z_bg_err is 0.674 when the errors are Gaussian and z_bg_err is right).
 """
 from __future__ import annotations
@@ -129,6 +130,9 @@ def redshift(t: pd.DataFrame, detected: np.ndarray) -> dict:
     wrong = ~(np.abs(dz) <= CATASTROPHIC_DZ)  # NaN (no z_bg) counts as wrong
     good = ~wrong
     bound = _numbers(t, "cr_sigma_z")[sel][good]
+    free_bound = (_numbers(t, "cr_sigma_z_free_fluxes")[sel][good] if "cr_sigma_z_free_fluxes" in t
+                  else np.full(bound.size, np.nan))
+    pull_free = dz[good] / free_bound
     err = _numbers(t, "z_bg_err")[sel][good]
     pull_cr = dz[good] / bound
     finite = np.isfinite(pull_cr)
@@ -141,6 +145,10 @@ def redshift(t: pd.DataFrame, detected: np.ndarray) -> dict:
             "pull_cr_rms": float(np.sqrt(np.mean(pull_cr[finite] ** 2))) if finite.any() else float("nan"),
             "pull_cr_median_abs_over_0.674": float(np.median(np.abs(pull_cr[finite])) / GAUSSIAN_MEDIAN_ABS)
             if finite.any() else float("nan"),
+            "pull_cr_median": float(np.median(pull_cr[finite])) if finite.any() else float("nan"),
+            "pull_free_fluxes_robust_sigma": robust_sigma(pull_free),
+            "pull_free_fluxes_rms": float(np.sqrt(np.mean(pull_free[np.isfinite(pull_free)] ** 2)))
+            if np.isfinite(pull_free).any() else float("nan"),
             "median_abs_dz": float(np.median(np.abs(dz[good]))) if good.any() else float("nan"),
             "median_cr_sigma_z": float(np.median(bound[finite])) if finite.any() else float("nan"),
             "median_abs_dz_over_z_bg_err": float(np.median(pull_err[usable_err])) if usable_err.any() else float("nan"),

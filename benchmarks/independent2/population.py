@@ -225,7 +225,7 @@ class Recipe:
                      strongest_line=LINE_KEYS[strongest],
                      n_lines_snr4=int(np.sum(snr >= 4.0)),
                      cr_sigma_z=cramer_rao_sigma_z(snr, sigma_px, truth["z_bg"]),
-                     cr_sigma_z_blended=shift_to_sigma_z(line_set.shift_information(np.where(observable, fluxes, 0.0),
+                     cr_sigma_z_free_fluxes=shift_to_sigma_z(line_set.shift_information(np.where(observable, fluxes, 0.0),
                                                                                     ivar), truth["z_bg"]))
         for k, key in enumerate(LINE_KEYS):
             truth[f"flux_{key}"] = float(fluxes[k]) if observable[k] else 0.0

@@ -5,6 +5,9 @@
   are renamed (untouched -> plain, single_line -> lone_line); its per-line SNR (completeness bins) is its own
   box-aperture SNR, while the Cramer-Rao bound uses the matched-filter SNR of the true fluxes in each file's
   ivar, and widths from the set's sigma_v and the file's own wdisp (read with the product's reader).
+- Every set also gets ``cr_sigma_z_free_fluxes``: the bound when the line fluxes are unknown as well, from the
+  file's ivar; it differs from ``cr_sigma_z`` (the issue's formula, lines independent) for blends, above all
+  the [OII] doublet.
 - ``synthetic``: our generator (``training.synthetic``) with the model card's data recipe, written as spec files
   by its own ``write_spec_files``; the truth comes from the same batches (line SNR and width per line).
 """
@@ -17,7 +20,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from .profiles import LineSet, cramer_rao_sigma_z, total_sigma_px
+from .profiles import LineSet, cramer_rao_sigma_z, shift_to_sigma_z, total_sigma_px
 from .spectral_lines import LINE_KEYS, REST_VACUUM_A
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -107,27 +110,25 @@ def load_truth(name: str, set_dir: str) -> pd.DataFrame:
         truth.loc[(truth["kind"] == "lens") & ~(present.any(axis=1) & truth["z_bg"].notna()), "kind"] = "plain"
         sigma_px = truth[[f"sigma_px_{k}" for k in LINE_KEYS]].to_numpy(np.float64)
         truth["snr_max"] = np.nan  # lone-line SNRs are not recorded by the generator
+        truth["cr_sigma_z_free_fluxes"] = file_line_bounds(truth, set_dir, sigma_px)[1]
         return _complete(truth, sigma_px)
     if name == "independent":
         truth = pd.read_csv(os.path.join(set_dir, TRUTH_FILE), keep_default_na=False,
                             na_values={"z_bg": [""], "z_fg": [""], "sigma_v_kms": [""]})
         truth["kind"] = truth["kind"].replace(KIND_NAMES["independent"])
-        sigma_px, matched_snr = independent_line_widths(truth, set_dir)
+        sigma_px = independent_line_widths(truth, set_dir)
+        flux = truth[[f"flux_{k}" for k in LINE_KEYS]].to_numpy(np.float64)
+        matched_snr, truth["cr_sigma_z_free_fluxes"] = file_line_bounds(truth, set_dir, sigma_px, flux)
         return _complete(truth, sigma_px, matched_snr)
     raise ValueError(f"unknown set {name!r}; choose one of {', '.join(SET_NAMES)}")
 
 
-def independent_line_widths(truth: pd.DataFrame, set_dir: str) -> tuple[np.ndarray, np.ndarray]:
-    """Observed sigma (pixels) and matched-filter SNR of each background line of the ``independent`` set's lenses.
-
-    The width is the set's sigma_v with the file's own wdisp at the line; the SNR is the true flux over the file's
-    ivar (the product's reader and mask), the definition the Cramer-Rao bound needs (the set's own box SNR is
-    ~0.9x smaller).
-    """
+def independent_line_widths(truth: pd.DataFrame, set_dir: str) -> np.ndarray:
+    """Observed sigma (pixels) of each background line of the ``independent`` set's lenses: the set's sigma_v
+    with the file's own wdisp at the line (read with the product's reader)."""
     from casiglo_gui.core.readers import read_spectrum
 
     sigma_px = np.zeros((len(truth), len(LINE_KEYS)))
-    snr = np.zeros((len(truth), len(LINE_KEYS)))
     for i, row in enumerate(truth.itertuples(index=False)):
         if row.kind != "lens":
             continue
@@ -136,13 +137,38 @@ def independent_line_widths(truth: pd.DataFrame, set_dir: str) -> tuple[np.ndarr
         pixel = np.clip(np.searchsorted(spectrum.wavelength, observed), 0, spectrum.wavelength.size - 1)
         wdisp = spectrum.wdisp[pixel] if spectrum.wdisp is not None else np.ones(len(LINE_KEYS))
         sigma_px[i] = total_sigma_px(float(row.sigma_v_kms), wdisp)
+    return sigma_px
+
+
+def file_line_bounds(truth: pd.DataFrame, set_dir: str, sigma_px: np.ndarray,
+                     flux: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per lens, from its file's ivar (product reader, its mask): each line's matched-filter SNR and the
+    Cramer-Rao sigma_z with unknown line fluxes (``LineSet.shift_information``).
+
+    Line fluxes are ``flux`` when given, else recovered from the truth's ``snr_<key>`` (flux = SNR over the
+    SNR of a unit flux in that file).
+    """
+    from casiglo_gui.core.readers import read_spectrum
+
+    snr = np.zeros((len(truth), len(LINE_KEYS)))
+    sigma_z = np.full(len(truth), np.nan)
+    for i, row in enumerate(truth.itertuples(index=False)):
+        if row.kind != "lens":
+            continue
+        spectrum = read_spectrum(os.path.join(set_dir, row.file))
         ivar = np.where(spectrum.mask, 0.0, spectrum.ivar).astype(np.float64)
         line_set = LineSet(np.log10(spectrum.wavelength))
-        for wavelength, sigma in zip(observed, sigma_px[i]):
-            line_set.add(wavelength, sigma)
-        flux = np.array([getattr(row, f"flux_{k}") for k in LINE_KEYS], dtype=np.float64)
-        snr[i] = np.where(flux > 0, flux * line_set.unit_snr(ivar), 0.0)
-    return sigma_px, snr
+        for wavelength, sigma in zip(REST_VACUUM_A * (1.0 + float(row.z_bg)), sigma_px[i]):
+            line_set.add(wavelength, sigma if sigma > 0 else 1.0)
+        unit = line_set.unit_snr(ivar)
+        if flux is None:
+            given = np.array([getattr(row, f"snr_{k}") for k in LINE_KEYS], dtype=np.float64)
+            line_flux = np.where((unit > 0) & (sigma_px[i] > 0), given / np.where(unit > 0, unit, 1.0), 0.0)
+        else:
+            line_flux = np.where(unit > 0, flux[i], 0.0)
+        snr[i] = line_flux * unit
+        sigma_z[i] = shift_to_sigma_z(line_set.shift_information(line_flux, ivar), float(row.z_bg))
+    return snr, sigma_z
 
 
 def spec_files(name: str, set_dir: str, truth: pd.DataFrame) -> list[str]:

@@ -64,7 +64,12 @@ def test_table_gives_one_spectrum_per_row(data_dir, backend):
         assert s.z_fg == pytest.approx(z, abs=6e-6)
         assert s.grid_shift == 0 and s.n_pixels == grid.N_PIXELS
         np.testing.assert_allclose(s.wavelength, grid.WAVELENGTH_A, rtol=1e-9)
-        assert FLAG_NO_FOREGROUND_MODEL in s.flags and s.model is None
+        # The table has no model: every row with data gets a fitted one; the empty row keeps none.
+        if row == FULLY_MASKED_ROW:
+            assert FLAG_NO_FOREGROUND_MODEL in s.flags and s.model is None and s.model_source == "none"
+        else:
+            assert FLAG_NO_FOREGROUND_MODEL not in s.flags and s.model_source == "fitted"
+            assert np.isfinite(s.model[~s.mask]).all()
         assert s.flux.dtype == np.float32 and s.flux.dtype.isnative and s.survey == "manga"
 
 

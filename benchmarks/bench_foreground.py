@@ -49,15 +49,17 @@ def bench_fit(n: int) -> None:
     z = np.tile([s.z_fg for s in spectra], reps)[:n] + np.random.default_rng(1).uniform(-1e-3, 1e-3, n)
     fit_foreground(flux[:16], ivar[:16], good[:16], z[:16], shift)  # template cache, imports
     for label, redshift in (("own redshift each (SDSS/DESI case)", z), ("one redshift (MaNGA cube case)", z[0])):
-        best = np.inf
+        best = best_cpu = np.inf
         for _ in range(3):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fit = fit_foreground(flux, ivar, good, redshift, shift)
-            best = min(best, time.perf_counter() - t0)
-        rate = n / best
-        print(f"fit, {label}: {n} spectra of {npix} px in {best:.3f} s -> {rate:,.0f} spectra/s on one thread "
-              f"(target >= {TARGET_FIT_PER_S:,}/s per core: {'met' if rate >= TARGET_FIT_PER_S else 'NOT met'}); "
-              f"fitted {int(fit.fitted.sum())}")
+            best, best_cpu = min(best, time.perf_counter() - t0), min(best_cpu, time.process_time() - c0)
+        # CPU time is what a fully available core would take; wall time suffers from other jobs.
+        rate = n / best_cpu
+        print(f"fit, {label}: {n} spectra of {npix} px: {n / best:,.0f} spectra/s wall, {rate:,.0f} spectra/s "
+              f"per core of CPU time (target >= {TARGET_FIT_PER_S:,}/s per core: "
+              f"{'met' if rate >= TARGET_FIT_PER_S else 'NOT met'}); fitted {int(fit.fitted.sum())}; "
+              f"load avg {os.getloadavg()[0]:.1f}")
 
 
 def write_cube(path: str, size: int, rng) -> int:
@@ -104,13 +106,15 @@ def bench_cube(size: int, workers: int, detector: str | None) -> None:
         summary = run_scan(expand_inputs([cube]).files, out, spec, workers=workers, progress=False,
                            maps_dir=os.path.join(tmp, "maps"))
         wall = time.perf_counter() - t0
+        cpu = summary.seconds.get("cpu", 0.0)
     split = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(summary.seconds.items()))
     print(f"{sentence}")
     print(f"127-fibre cube: {size}x{size} spaxels, {n} with data, {3 * 4 * 4563 * size * size / 1e6:.0f} MB "
           f"uncompressed; scanned end to end in {wall:.2f} s ({summary.n_rows} rows, {summary.n_ok} ok; "
           f"{summary.n_rows / wall:,.0f} spaxels/s; target <= {TARGET_CUBE_S:.0f} s: "
-          f"{'met' if wall <= TARGET_CUBE_S else 'NOT met'}); stages: {split}; "
-          f"load avg {os.getloadavg()[0]:.1f}")
+          f"{'met' if wall <= TARGET_CUBE_S else 'NOT met'}); worker CPU time {cpu:.1f} s "
+          f"({1e3 * cpu / max(summary.n_rows, 1):.2f} ms/spaxel; one cube is one input, so one worker);"
+          f" stages (wall): {split}; load avg {os.getloadavg()[0]:.1f}")
 
 
 def main() -> int:

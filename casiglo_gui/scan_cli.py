@@ -44,9 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", default=None, help="Dask scheduler address for --engine dask")
     parser.add_argument("--z-fg", type=float, default=None, metavar="Z",
                         help="foreground redshift for inputs that give none (a MaNGA cube without redshift "
-                             "keywords); their foreground model is fitted at Z")
+                             "keywords, MAPS file or DRPall beside it); their foreground model is fitted at Z")
     parser.add_argument("--redshifts", default=None, metavar="FILE",
-                        help="DESI Redrock file for the coadd(s), when it is not the redrock-*.fits beside them")
+                        help="where the redshifts are when they are not beside the inputs: a DESI Redrock file "
+                             "for coadds (default: the redrock-*.fits beside each), a MaNGA DAP MAPS file or "
+                             "DRPall catalogue for cubes (default: one beside the cube)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 

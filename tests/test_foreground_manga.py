@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import shutil
 
 import numpy as np
 import pytest
@@ -122,3 +123,42 @@ def test_lens_in_a_cube_is_found_in_its_spaxels_and_on_the_map(data_dir, tmp_pat
         z_map = hdul["Z_BG"].data
     assert set(ARC) <= {(int(x), int(y)) for y, x in lit}  # the arc shows on the map
     assert all(z_map[y, x] == pytest.approx(LENS_Z, abs=3e-4) for x, y in ARC)
+
+
+def test_cube_redshift_from_the_maps_file_or_drpall_beside_it(data_dir, tmp_path):
+    """A DRP cube has no redshift in its header: the DAP MAPS file (SCINPVEL) or the DRPall catalogue
+    beside it gives one, so the scan needs no flag; with neither, the rows say what to give."""
+    cube = tmp_path / "manga-8131-6102-LOGCUBE.fits.gz"
+    shutil.copy(data_dir / "manga/manga-test-5x5-LOGCUBE.fits.gz", cube)
+    (row, *_) = _scan_rows(cube, tmp_path / "none.csv")
+    assert row["status"].startswith("error: not searched: no foreground model and no foreground redshift")
+    assert "--z-fg" in row["status"]
+
+    maps = tmp_path / "manga-8131-6102-MAPS-HYB10-MILESHC-MASTARSSP.fits.gz"
+    primary = fits.PrimaryHDU()
+    primary.header["PLATEIFU"] = "8131-6102"
+    primary.header["SCINPVEL"] = 14848.0  # km/s
+    fits.HDUList([primary, fits.ImageHDU(np.zeros((2, 2)), name="BINID")]).writeto(maps)
+    with open_cube(cube) as c:
+        assert c.z_fg == pytest.approx(14848.0 / 299792.458) and c.z_source == maps.name
+    rows = _scan_rows(cube, tmp_path / "maps.csv")
+    assert all(r["status"] == "ok" and float(r["z_fg"]) == pytest.approx(0.049528, abs=1e-6) for r in rows)
+
+    maps.unlink()
+    drpall = tmp_path / "drpall-v3_1_1.fits"
+    fits.BinTableHDU.from_columns([fits.Column("PLATEIFU", "10A", array=["7815-3702", "8131-6102"]),
+                                   fits.Column("NSA_Z", "D", array=[0.0294, 0.0301])]).writeto(drpall)
+    with open_cube(cube) as c:
+        assert c.z_fg == pytest.approx(0.0301) and c.z_source == drpall.name
+    elsewhere = tmp_path / "catalogues"
+    elsewhere.mkdir()
+    drpall.rename(elsewhere / drpall.name)
+    rows = _scan_rows(cube, tmp_path / "given.csv", "--redshifts", str(elsewhere / drpall.name))
+    assert all(r["status"] == "ok" and float(r["z_fg"]) == pytest.approx(0.0301) for r in rows)
+
+
+def _scan_rows(path, out, *extra):
+    assert cli.main(["scan", str(path), "--out", str(out), "--workers", "1", "--no-progress",
+                     "--detector", "physics", *extra]) == 0
+    with open(out, newline="") as fh:
+        return list(csv.DictReader(fh))

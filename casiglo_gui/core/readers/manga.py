@@ -13,7 +13,8 @@ fitted together at the cube's redshift; with no redshift either, spectra are fla
 
 Redshift of a cube, first found wins: the caller's ``z_fg``; primary-header ``Z``, ``NSA_Z``, ``NSA_ZDIST``,
 ``REDSHIFT`` or ``OBJZ`` (DRP cubes normally carry none); ``SCINPVEL`` (DAP input cz, km/s) of the cube or
-the model cube; the caller's ``z_fg_default`` (``--z-fg``); else NaN.
+the model cube; the DAP MAPS file or DRPall catalogue beside the cube, or given as ``--redshifts``
+(:mod:`.manga_redshift`); the caller's ``z_fg_default`` (``--z-fg``); else NaN.
 
 Any non-zero ``MASK`` bit counts as bad (DRP3PIXMASK: NOCOV, LOWCOV, DEADFIBER, FORESTAR, DONOTUSE).
 """
@@ -30,6 +31,7 @@ from ..errors import SpectrumReadError
 from ..foreground.attach import attach_foreground
 from ..spectrum import FLAG_ALL_MASKED, FLAG_NO_FOREGROUND_MODEL, MODEL_DAP, Spectrum
 from .fitsfile import FITS_ERRORS, FitsSource, astropy_fits, native
+from .manga_redshift import redshift_beside
 from .options import ReadOptions
 from .registry import check_file, register_reader
 from .sdss import check_loglam
@@ -180,10 +182,11 @@ class MangaCube:
     """
 
     def __init__(self, path: str | Path, model_cube: str | Path | None = None, z_fg: float | None = None,
-                 z_fg_default: float | None = None, fit_foreground: bool = True):
+                 z_fg_default: float | None = None, fit_foreground: bool = True, redshifts: str | None = None):
         self.path = str(path)
         self.fit_foreground = fit_foreground
         self._z_fg_default = z_fg_default
+        self._redshifts = redshifts
         self.warnings: list[str] = []
         self._hdul = None
         self._model_hdul = None
@@ -267,6 +270,10 @@ class MangaCube:
                         if np.isfinite(cz):
                             self.z_fg, self.z_source = np.float64(cz / SPEED_OF_LIGHT_KMS), "SCINPVEL"
                             break
+            if not np.isfinite(self.z_fg):
+                found = redshift_beside(self.path, self.plateifu, self._redshifts)
+                if found is not None:
+                    self.z_fg, self.z_source = np.float64(found[0]), found[1]
             if not np.isfinite(self.z_fg) and self._z_fg_default is not None:
                 self.z_fg, self.z_source = np.float64(self._z_fg_default), "--z-fg"
         self._with_data = None
@@ -447,7 +454,8 @@ class MangaCube:
 
 
 def open_cube(path: str | Path, model_cube: str | Path | None = None, z_fg: float | None = None,
-              z_fg_default: float | None = None, fit_foreground: bool = True) -> MangaCube:
+              z_fg_default: float | None = None, fit_foreground: bool = True,
+              redshifts: str | None = None) -> MangaCube:
     """Open a MaNGA LOGCUBE.
 
     Parameters
@@ -459,7 +467,10 @@ def open_cube(path: str | Path, model_cube: str | Path | None = None, z_fg: floa
     z_fg : float, optional
         Foreground redshift overriding whatever the headers say.
     z_fg_default : float, optional
-        Foreground redshift used when the headers give none (``--z-fg``).
+        Foreground redshift used when nothing else gives one (``--z-fg``).
+    redshifts : str, optional
+        A MAPS file or DRPall catalogue to take the redshift from (``--redshifts``), instead of looking for
+        one beside the cube (:mod:`.manga_redshift`).
     fit_foreground : bool
         Fit a foreground model per spaxel when no DAP model is attached (default True).
 
@@ -469,7 +480,7 @@ def open_cube(path: str | Path, model_cube: str | Path | None = None, z_fg: floa
         Missing, damaged or non-LOGCUBE file, or a model cube that does not match.
     """
     return MangaCube(path, model_cube=model_cube, z_fg=z_fg, z_fg_default=z_fg_default,
-                     fit_foreground=fit_foreground)
+                     fit_foreground=fit_foreground, redshifts=redshifts)
 
 
 def cube_errors() -> tuple[type[BaseException], ...]:
@@ -480,7 +491,8 @@ def cube_errors() -> tuple[type[BaseException], ...]:
 @register_reader("manga-logcube", is_logcube, priority=6, takes_options=True)
 def load_logcube(source: FitsSource, path: str, options: ReadOptions) -> Iterator[Spectrum]:
     """Every spaxel with data, row by row, read lazily."""
-    with open_cube(path, z_fg_default=options.z_fg, fit_foreground=options.fit_foreground) as cube:
+    with open_cube(path, z_fg_default=options.z_fg, fit_foreground=options.fit_foreground,
+                   redshifts=options.redshifts) as cube:
         try:
             yield from cube
         except cube_errors() as exc:

@@ -147,3 +147,11 @@ def test_synthetic_coadd_lens_found_non_galaxies_reported(data_dir, tmp_path):
     assert float(lens["z_bg"]) == pytest.approx(LENS_Z, abs=3e-4)
     assert qso["status"] == "error: not searched: Redrock SPECTYPE QSO (only galaxies are searched)"
     assert zwarn["status"] == "error: not searched: Redrock ZWARN=4 (redshift not reliable)"
+
+
+def test_the_inspector_opens_a_coadd_with_its_redshifts_and_model(data_dir):
+    """``casiglo open`` reads files through the same registry: no flag needed when redrock lies beside."""
+    from casiglo_gui.core.inspection.loading import read_file
+
+    (s,) = read_file(str(data_dir / COADD))
+    assert s.model_source == "fitted" and s.z_fg == pytest.approx(REDROCK_Z, abs=1e-7)

@@ -1,7 +1,6 @@
-"""Pixels of the foreground galaxy's own emission lines, left out of the foreground fit.
-
-The eigenspectra describe a galaxy's stars (and only an average of its lines), so the pipeline-like fit
-ignores these windows; the detector has its own veto for lines at z_fg.
+"""Pixels of the foreground galaxy's own emission lines: left out of the fit when it is asked to model the
+continuum alone (``fit_foreground(mask_emission=True)``), and out of the line-free pixels on which the
+fitted and pipeline models are compared (:mod:`.compare`).
 """
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ def to_model_grid(spectrum: Spectrum, mask_sky: bool = True, highpass: bool = Tr
         raise ValueError(f"{spectrum.source}: spectrum is not on the model grid")
     shift = spectrum.grid_shift
     residual = place_on_grid(spectrum.residual.astype(np.float32), shift, np.float32(0))
-    ivar = place_on_grid(spectrum.ivar.astype(np.float32), shift, np.float32(0))
+    ivar = place_on_grid(spectrum.residual_ivar.astype(np.float32), shift, np.float32(0))
     mask = place_on_grid(spectrum.mask.astype(bool), shift, True)
     flux = place_on_grid(spectrum.flux.astype(np.float32), shift, np.float32(np.nan))
     model = None

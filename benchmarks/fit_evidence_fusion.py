@@ -93,7 +93,13 @@ def fit(sets: list[dict], fusion: EvidenceFusion) -> EvidenceFusion:
         res = minimize(loss, [fusion.w_x, fusion.w_cnn, fusion.w_0], bounds=[(1e-4, None), (0.0, None), (None, None)])
         fusion = EvidenceFusion(*(float(v) for v in res.x))
         print(f"  round: {fusion.to_json()} (loss {res.fun:.4f})", file=sys.stderr)
-    return fusion
+    thresholds = []
+    for c in sets:
+        half_chi2, term = best_candidate(c, fusion)
+        score = fusion.score(2.0 * half_chi2, term)
+        thresholds.append(float(np.quantile(score[~c["is_lens"]], 0.99)))
+    print(f"  99th percentile of negative scores per set: {[round(t, 4) for t in thresholds]}", file=sys.stderr)
+    return EvidenceFusion(fusion.w_x, fusion.w_cnn, fusion.w_0, max(thresholds))
 
 
 def main(argv: list[str] | None = None) -> int:

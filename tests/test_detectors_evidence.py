@@ -16,9 +16,9 @@ from casiglo_gui.core.readers import read_spectra
 
 DATA = Path(__file__).parent / "data" / "sdss"
 SHIPPED = default_model_path()
-# Above the 1%-false-positive threshold of casiglo-cnn-v3's combined score on both calibration sets
-# (0.88-0.90: benchmarks/fit_evidence_fusion.py), i.e. what a user would call a candidate.
-CANDIDATE_SCORE = 0.9
+# Above the 1%-false-positive threshold of the combined score on both calibration sets
+# (benchmarks/fit_evidence_fusion.py), i.e. what a user would call a candidate.
+CANDIDATE_SCORE = EvidenceFusion().lens_threshold_1pct
 
 
 class ScriptedNetwork:

@@ -159,3 +159,13 @@ def test_line_on_a_faint_listed_sky_wavelength_is_still_measured():
     fit = refine_redshift(g.residual, g.ivar, z, wdisp=g.wdisp)
     assert fit.success and abs(fit.z_bg - z) < 1e-4
     assert fit.snr[lines.LINE_INDEX["oiii_5008"]] > 10
+
+
+def test_nothing_found_reports_no_redshift_rather_than_the_grid_edge():
+    # A network that points at the edge of the searched range on a spectrum holding only noise.
+    r, w, z_fg = flat_noise_spectrum(0.5, {}, seed=3)
+    det = EvidenceDetector(ScriptedNetwork(lens_logit=-3.0, z_bg=1.7784)).detect_batch(r[None], w[None],
+                                                                                         np.array([z_fg]))[0]
+    assert det.score < CANDIDATE_SCORE
+    assert np.isnan(det.z_bg) and det.n_lines == 0
+    assert not np.any(det.line_probability >= 0.5)

@@ -173,6 +173,13 @@ class EvidenceDetector:
         det.alternatives = self._alternatives(i, cands, score, order)
         if det.score >= REFINE_ABOVE:
             self._refine(det, residual, ivar, wdisp)
+        if det.n_lines == 0 and det.score < REFINE_ABOVE:
+            # No line reaches the detection SNR at the best candidate: nothing was found, and its z_bg
+            # (often the edge of the searched range) would mislead.
+            det.z_bg = float("nan")
+            det.line_snr = np.full(N_LINES, np.nan)
+            det.line_probability = np.zeros(N_LINES)
+            return det
         if cands.has_extra and np.isfinite(proposal["z_bg"][i]) and \
                 abs(float(shift_of_redshift(det.z_bg)) - float(shift_of_redshift(proposal["z_bg"][i]))) <= AGREE_PX:
             # At the network's own redshift its per-line view counts too (it sees line shapes a single

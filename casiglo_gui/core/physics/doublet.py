@@ -5,9 +5,9 @@
 profile. Both models are fitted by weighted linear least squares directly on the pixels around the
 candidate, over a grid of widths and sub-pixel centres, so neither gains from a coarse width grid:
 
-- one Gaussian: sigma 0.8-4.6 px (wide enough to cover a blended doublet), centre within +-3 px
+- one Gaussian: sigma 0.8-5.0 px (wide enough to cover a blended doublet), centre within +-3 px
   (everywhere a doublet component can reach);
-- the doublet: sigma 0.8-3.2 px, two amplitudes at the exact separation whose ratio 3730/3727 stays
+- the doublet: sigma 0.8-4.7 px, two amplitudes at the exact separation whose ratio 3730/3727 stays
   within the physical range ``OII_RATIO_RANGE`` (0.35-1.5: the low- and high-density limits, with
   margin), so a lone Gaussian cannot be fitted as a "doublet" with one component switched off.
 
@@ -26,10 +26,12 @@ from ..lines import LINE_INDEX
 from .linesearch import OII_SEPARATION_PX, REST_PIXEL
 from .profiles import integrated_gaussian
 
-HALF_WINDOW_PX = 12
+HALF_WINDOW_PX = 14  # > 3 sigma beyond each component of the broadest doublet
 OII_RATIO_RANGE = (0.35, 1.5)  # [OII] 3730/3727 flux ratio (amplitude ratio at a common width)
-SINGLE_SIGMAS_PX = np.arange(0.8, 4.65, 0.15)
-DOUBLET_SIGMAS_PX = np.arange(0.8, 3.25, 0.15)
+# Component widths up to 4.7 px: a 300 km/s source (4.3 px on the 69 km/s grid) with the instrument's
+# ~1.1 px. The single Gaussian reaches further, to what such a doublet blends into (sqrt(4.7^2 + 1.6^2)).
+SINGLE_SIGMAS_PX = np.arange(0.8, 5.06, 0.15)
+DOUBLET_SIGMAS_PX = np.arange(0.8, 4.76, 0.15)
 CENTRE_OFFSETS_PX = np.arange(-1.25, 1.26, 0.125)
 # The single line may sit wherever either doublet component can (centre offset +- half the separation),
 # or a line beside the candidate would count for the doublet and not for the single Gaussian.

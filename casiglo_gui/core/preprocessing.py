@@ -27,7 +27,7 @@ HIGHPASS_BLOCK_PX = 128  # ~ 300 A at 5000 A: far wider than any emission line (
 ASINH_SCALE = 5.0
 # Sky subtraction leaves a few percent of a sky line's flux (BOSS: ~1-3%); 3% errs on the safe side.
 SKY_RESIDUAL_FRACTION = 0.03
-SKY_CONTINUUM_PX = 41  # running-median window separating sky lines from the sky continuum
+SKY_CONTINUUM_PX = 41  # running-minimum window separating sky lines from the sky continuum
 
 
 def place_on_grid(values: np.ndarray, shift: int, fill: float | bool = 0.0) -> np.ndarray:
@@ -108,13 +108,14 @@ def clean(residual: np.ndarray, ivar: np.ndarray, mask: np.ndarray, mask_sky: bo
 def bright_sky_mask(sky: np.ndarray, ivar: np.ndarray) -> np.ndarray:
     """Listed sky-line pixels where this spectrum's sky line is bright against its noise (and the
     always-masked artefact windows); where the sky is unknown (NaN) the listed pixels are masked."""
-    from scipy.ndimage import median_filter
+    from scipy.ndimage import minimum_filter1d
 
     sky = np.asarray(sky, dtype=np.float32)
     known = np.isfinite(sky)
     filled = np.where(known, sky, 0.0).astype(np.float32)
-    size = (1,) * (filled.ndim - 1) + (SKY_CONTINUUM_PX,)
-    line = filled - median_filter(filled, size=size, mode="nearest")
+    # The lower envelope is the sky continuum (lines only add); 40x cheaper than a running median and
+    # it errs towards masking (noise lowers the envelope a little).
+    line = filled - minimum_filter1d(filled, SKY_CONTINUUM_PX, axis=-1, mode="nearest")
     noise_sigma = np.sqrt(np.maximum(np.nan_to_num(np.asarray(ivar, np.float32), nan=0.0), 0.0))
     bright = SKY_RESIDUAL_FRACTION * line * noise_sigma > 1.0
     return sky_windows_on_grid() | (sky_mask_on_grid() & (bright | ~known))

@@ -3,6 +3,7 @@
 :class:`EvidenceDetector` is the default: the CNN and the physics line search propose candidate
 redshifts, physics evidence judges them, and one calibrated score comes out (see :mod:`.evidence`).
 """
+from .cnn import CnnDetector
 from .evidence import EvidenceDetector, EvidenceFusion
 
-__all__ = ["EvidenceDetector", "EvidenceFusion"]
+__all__ = ["CnnDetector", "EvidenceDetector", "EvidenceFusion"]

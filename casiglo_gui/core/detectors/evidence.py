@@ -88,6 +88,17 @@ class EvidenceFusion:
                    float(d.get("lens_threshold_1pct", cls.lens_threshold_1pct)))
 
 
+def fusion_from_metadata(model) -> EvidenceFusion:
+    """The model's ``evidence_fusion`` metadata, or a refusal of the model naming what is wrong."""
+    from ..errors import ModelMismatchError
+
+    try:
+        return EvidenceFusion.from_json(model.metadata["evidence_fusion"])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ModelMismatchError(getattr(model, "path", "model"),
+                                 f"invalid evidence_fusion metadata ({type(exc).__name__}: {exc})") from None
+
+
 def cnn_terms(candidate_z: np.ndarray, z_cnn: np.ndarray, lens_logit: np.ndarray) -> np.ndarray:
     """(n, m) network term of each candidate: its bounded logit where it agrees with the CNN's z_bg."""
     limit = CNN_LOGIT_LIMIT
@@ -116,8 +127,8 @@ class EvidenceDetector:
     def __init__(self, model=None, fusion: EvidenceFusion | None = None, physics: PhysicsDetector | None = None):
         self.model = model
         self.physics = physics or PhysicsDetector(refine_above=None)
-        if fusion is None and model is not None and "evidence_fusion" in getattr(model, "metadata", {}):
-            fusion = EvidenceFusion.from_json(model.metadata["evidence_fusion"])
+        if fusion is None and model is not None and getattr(model, "metadata", {}).get("evidence_fusion"):
+            fusion = fusion_from_metadata(model)
         self.fusion = fusion or EvidenceFusion()
 
     @property
@@ -181,7 +192,7 @@ class EvidenceDetector:
 
     def _unsearched(self, residual, ivar, z_fg, proposal, rows) -> list[Detection]:
         """Verdicts where the physics search was not needed: the network's candidate, neutral evidence."""
-        from ..inference import line_snr_at
+        from .cnn import line_snr_at
 
         z_cnn = proposal["z_bg"][rows]
         term = np.clip(np.nan_to_num(proposal["lens_logit"][rows], nan=-CNN_LOGIT_LIMIT), -CNN_LOGIT_LIMIT,

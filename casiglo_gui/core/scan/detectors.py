@@ -71,12 +71,12 @@ def build_detector(spec: DetectorSpec) -> Detector:
     if spec.kind == "physics":
         from ..physics import PhysicsDetector
         return PhysicsDetector()
-    from ..inference import CombinedDetector, OnnxLineModel
+    from ..detectors import CnnDetector
+    from ..inference import OnnxLineModel
 
     model = OnnxLineModel(spec.model_path, threads=spec.threads)
     if spec.kind == "cnn":
-        # The CNN's own z_bg, probabilities and matched-filter SNRs, with no least-squares refinement.
-        return CombinedDetector(model, refine_above=float("inf"))
+        return CnnDetector(model)
     from ..detectors import EvidenceDetector
     return EvidenceDetector(model)
 

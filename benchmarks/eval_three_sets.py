@@ -128,7 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--root", default="/tmp/casiglo_three_sets")
     ap.add_argument("--reuse", action="store_true", help="score existing scan tables instead of scanning again")
     args = ap.parse_args(argv)
-    explicit = dict(item.split("=", 1) for item in args.set_dir)
+    explicit = {}
+    for item in args.set_dir:
+        name, sep, folder = item.partition("=")
+        if not sep or name not in sets.SET_NAMES or not folder:
+            ap.error(f"--set-dir {item!r}: expected NAME=DIR with NAME one of {', '.join(sets.SET_NAMES)}")
+        explicit[name] = folder
     command = "PYTHONPATH=. python benchmarks/eval_three_sets.py " + " ".join(sys.argv[1:] if argv is None else argv)
     print(f"command: {command}")
     print(f"{os.cpu_count()} cpus, load average {os.getloadavg()[0]:.1f}")

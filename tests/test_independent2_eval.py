@@ -69,3 +69,9 @@ def test_eval_three_sets_scores_a_set_through_the_scan(tmp_path, capsys):
 def test_unknown_set_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown set"):
         sets.load_truth("mystery", str(tmp_path))
+
+
+def test_malformed_set_dir_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        eval_three_sets.main(["--set-dir", "mystery=/tmp/x"])
+    assert "expected NAME=DIR" in capsys.readouterr().err

@@ -9,7 +9,8 @@ Sets (benchmarks/independent2/sets.py): ``indep2`` (benchmarks/independent2_set.
 by its own code into ``ROOT/<set>-n<N>-s<seed>`` when absent (seeds: ``--seed-indep2`` etc.). Each detector
 scans every file with ``run_scan`` (FITS reader -> grid -> preprocessing -> detector -> contract table);
 ``combined`` is what ``casiglo scan`` runs by default. Metrics (benchmarks/independent2/metrics.py) are printed
-per set with the detectors side by side and written to ``<set dir>/eval/metrics_three_sets.json``.
+per set with the detectors side by side and written to ``<set dir>/<tag>/metrics_three_sets.json`` (``--tag``,
+default ``eval``: one folder per code version being compared).
 """
 from __future__ import annotations
 
@@ -90,10 +91,10 @@ def table(results: dict[str, dict]) -> str:
 
 
 def evaluate_set(name: str, set_dir: str, detectors: list[str], model: str | None, workers: int,
-                 reuse: bool) -> dict[str, dict]:
+                 reuse: bool, tag: str = "eval") -> dict[str, dict]:
     truth = sets.load_truth(name, set_dir)
     files = sets.spec_files(name, set_dir, truth)
-    out_dir = os.path.join(set_dir, "eval")
+    out_dir = os.path.join(set_dir, tag)
     os.makedirs(out_dir, exist_ok=True)
     results = {}
     for detector in detectors:
@@ -127,8 +128,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--root", default="/tmp/casiglo_three_sets")
     ap.add_argument("--reuse", action="store_true", help="score existing scan tables instead of scanning again")
+    ap.add_argument("--tag", default="eval", help="folder in each set for scan tables and metrics (default eval): "
+                    "one per code version, since tables are named by detector and model only")
     args = ap.parse_args(argv)
-    explicit = dict(item.split("=", 1) for item in args.set_dir)
+    if not args.tag or os.sep in args.tag or args.tag.startswith("."):
+        ap.error(f"--tag {args.tag!r}: a plain folder name")
+    explicit = {}
+    for item in args.set_dir:
+        name, sep, folder = item.partition("=")
+        if not sep or name not in sets.SET_NAMES or not folder:
+            ap.error(f"--set-dir {item!r}: expected NAME=DIR with NAME one of {', '.join(sets.SET_NAMES)}")
+        explicit[name] = folder
     command = "PYTHONPATH=. python benchmarks/eval_three_sets.py " + " ".join(sys.argv[1:] if argv is None else argv)
     print(f"command: {command}")
     print(f"{os.cpu_count()} cpus, load average {os.getloadavg()[0]:.1f}")
@@ -140,10 +150,10 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             sets.build(name, set_dir, args.n, seed)
             print(f"  built in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-        results = evaluate_set(name, set_dir, args.detector, args.model, args.workers, args.reuse)
+        results = evaluate_set(name, set_dir, args.detector, args.model, args.workers, args.reuse, args.tag)
         print(f"\n== set {name}: {set_dir} (n {args.n}, seed {seed}) ==")
         print(table(results))
-        with open(os.path.join(set_dir, "eval", "metrics_three_sets.json"), "w", encoding="utf-8") as handle:
+        with open(os.path.join(set_dir, args.tag, "metrics_three_sets.json"), "w", encoding="utf-8") as handle:
             json.dump({"command": command, "set": name, "seed": seed, "results": results}, handle, indent=2)
             handle.write("\n")
     return 0

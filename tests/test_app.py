@@ -264,7 +264,7 @@ def _toy_models():
 def test_with_a_model_probabilities_are_labelled_as_the_models(open_window, tmp_path, data_dir):
     toy = _toy_models()
     model = toy.write_toy_model(tmp_path / "toy.onnx")
-    window = open_window([data_dir / "sdss" / "spec-0266-51602-0013.fits"], model=str(model), no_model=False)
+    window = open_window([data_dir / "sdss" / "spec-3650-55244-0056.fits"], model=str(model), no_model=False)
     assert "model toy-1" in window.model_status.text()
     assert window.state.detection.detector == "combined"
     assert window.state.probability_source == "model"

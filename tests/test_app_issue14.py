@@ -137,8 +137,18 @@ def test_6_shift_letters_work_and_the_filter_box_gives_the_keys_back(open_window
 
 
 def test_8_lines_is_explained_and_no_foreground_model_is_a_banner(open_window, qtbot, data_dir):
-    window = open_window([data_dir / "manga" / "MaNGA_test_spectra.fits.gz"])
-    assert "S/N ≥ 4" in window.info_label.text()
+    from casiglo_gui.core.inspection.loading import LoadedItem
+    from casiglo_gui.core.spectrum import FLAG_NO_FOREGROUND_MODEL
+
+    window = open_window(sdss(data_dir, "spec-0266-51602-0013.fits"))
+    assert "S/N ≥ 4" in window.info_label.text() and "Foreground model" in window.info_label.text()
+    assert not window.banner.isVisible()
+    shown = window.loaded
+    spectrum = shown.spectrum                         # as a MaNGA spaxel whose model could not be made
+    spectrum.model, spectrum.model_source = None, "none"
+    spectrum.flags.add(FLAG_NO_FOREGROUND_MODEL)
+    window._display(LoadedItem(item=shown.item, spectrum=spectrum, gridded=shown.gridded,
+                               detection=shown.detection))
     assert window.banner.isVisible() and "No foreground model" in window.banner.text()
     assert "not</b> evidence of a lens" in window.banner.text()
 

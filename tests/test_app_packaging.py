@@ -25,6 +25,11 @@ def test_every_python_package_and_data_folder_is_in_the_wheels_package_list():
     for package, patterns in setuptools["package-data"].items():
         folder = ROOT / setuptools.get("package-dir", {}).get(package, package.replace(".", "/"))
         assert any(any(folder.glob(pattern)) for pattern in patterns), f"{package}: {patterns} match nothing"
+    for data_package in ("casiglo_gui.core.data", "casiglo_gui.resources", "casiglo_gui.resources.sample"):
+        folder = ROOT / setuptools["package-dir"].get(data_package, data_package.replace(".", "/"))
+        patterns = setuptools["package-data"][data_package]
+        for path in (p for p in folder.iterdir() if p.is_file()):   # e.g. the eigenspectra of core/data
+            assert any(path.match(pattern) for pattern in patterns), f"{path} would not be in the wheel"
 
 
 def test_licence_is_an_spdx_expression():

@@ -169,3 +169,20 @@ def test_a_grade_while_the_next_item_is_still_loading_is_refused(store, spectrum
     with pytest.raises(GradeRefused, match="obj1 is still being read"):
         session.grade("likely")                                  # a second, fast key press
     assert [e.object_id for e in store.events("ab")] == ["obj0"]
+
+
+def test_alternatives_are_offered_when_the_detector_found_no_best_z(store, spectrum):
+    nothing = Detection(z_bg=float("nan"), z_bg_err=float("nan"), score=0.03, n_lines=0,
+                        alternatives=[Solution(z_bg=0.19557, score=0.033, n_lines=0)])
+    session, _ = session_on(store, spectrum, detection=nothing)
+    assert session.state.z_origin == "none" and session.state.probability_source == "none (no z_bg found)"
+    assert session.cycle_solution() == 0
+    assert session.state.z == 0.19557 and session.state.z_origin == "alternative 1"
+    assert session.grade("possible").z_bg == pytest.approx(0.19557)
+
+
+def test_a_solution_repeated_by_the_detector_is_listed_once(store, spectrum):
+    twice = detection_with_alternatives()
+    twice.alternatives.append(Solution(z_bg=0.6011, score=0.41, n_lines=2))
+    session, _ = session_on(store, spectrum, detection=twice)
+    assert [s.z_bg for s in session.state.solutions()] == [0.51234, 0.6011, 0.7702]

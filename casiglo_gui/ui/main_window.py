@@ -713,12 +713,11 @@ class MainWindow(QMainWindow):
         if self.state is None:
             return
         solutions = self.state.solutions()
-        if len(solutions) <= 1:
+        if not solutions or (len(solutions) == 1 and self.state.solution_index == 0):
             self.statusBar().showMessage("the detector proposed no other solution", 5000)
             return
         index = self.session.cycle_solution()
-        which = "best" if index == 0 else f"next-best #{index}"
-        self.statusBar().showMessage(f"solution {index + 1} of {len(solutions)} ({which}): "
+        self.statusBar().showMessage(f"solution {index + 1} of {len(solutions)} ({self.state.z_origin}): "
                                      f"z_bg = {self.state.z:.5f}", 5000)
 
     def refit(self) -> None:

@@ -10,8 +10,10 @@ import math
 from pathlib import Path
 from urllib.parse import urlencode
 
-from ..spectrum import FLAG_NO_FOREGROUND_MODEL
+from ..spectrum import FLAG_NO_FOREGROUND_MODEL, MODEL_DAP, MODEL_FITTED, MODEL_NONE, MODEL_PIPELINE
 
+MODEL_WORDS = {MODEL_PIPELINE: "the survey pipeline's", MODEL_DAP: "the MaNGA DAP's",
+               MODEL_FITTED: "fitted here (stellar templates)", MODEL_NONE: "none: the residual is the flux"}
 LINE_COUNT_SNR = 4.0   # physics.scoring.LINE_DETECTION_SNR: what "Lines" counts (said in the panel)
 SKYSERVER_URL = "https://skyserver.sdss.org/dr18/VisualTools/navi"
 LEGACY_VIEWER_URL = "https://www.legacysurvey.org/viewer"
@@ -52,25 +54,35 @@ def banners(session) -> list[str]:
                    f"z_bg = {_num(loaded.synthetic.injected_z_bg, '.4f')} on a real foreground "
                    f"({html.escape(loaded.synthetic.made_from)}). Grades are stored as SYNTHETIC-…, without a sky "
                    f"position: never in a real target list.</div>")
-    if state is not None and FLAG_NO_FOREGROUND_MODEL in state.spectrum.flags:
+    if state is not None and has_no_foreground_model(state.spectrum):
         out.append(f"<div style='{WARNING_STYLE}'><b>No foreground model</b>: the residual is the raw flux, so "
                    f"the galaxy's own lines and continuum look like background lines. The score and the line "
                    f"count are <b>not</b> evidence of a lens here.</div>")
     return out
 
 
+def has_no_foreground_model(spectrum) -> bool:
+    return FLAG_NO_FOREGROUND_MODEL in spectrum.flags or getattr(spectrum, "model_source", "") == MODEL_NONE
+
+
+def foreground_model_words(spectrum) -> str:
+    source = getattr(spectrum, "model_source", "")
+    words = MODEL_WORDS.get(source, source or "—")
+    chi2 = spectrum.meta.get("foreground_chi2")
+    return words + (f", χ²/pixel {chi2:.2f}" if source == MODEL_FITTED and isinstance(chi2, (int, float)) else "")
+
+
 def solution_rows(state) -> str:
     """The detector's solutions (best first), the one on show marked; N cycles through them."""
-    solutions = state.solutions()
-    if not solutions:
+    labelled = state.labelled_solutions()
+    if not labelled:
         return "none found"
-    shown = state.solution_index if state.z_origin.startswith(("alternative", state.best_origin)) else -1
     parts = []
-    for i, solution in enumerate(solutions):
+    for i, (origin, solution) in enumerate(labelled):
         text = (f"{i + 1}. z_bg {solution.z_bg:.5f} · score {_num(solution.score, '.3f')} · "
-                f"{solution.n_lines} lines")
-        parts.append(f"<b>▶ {text}</b>" if i == shown else html.escape(text))
-    hint = " <i>(N: next)</i>" if len(solutions) > 1 else ""
+                f"{solution.n_lines} lines" + (" (next-best)" if origin.startswith("alternative") else ""))
+        parts.append(f"<b>▶ {html.escape(text)}</b>" if origin == state.z_origin else html.escape(text))
+    hint = " <i>(N: next)</i>" if len(labelled) > 1 or state.z_origin != labelled[0][0] else ""
     return "<br>".join(parts) + hint
 
 
@@ -87,6 +99,7 @@ def info_rows(session) -> tuple[list[str], list[tuple[str, str]]]:
     rows = [
         ("Object", html.escape(s.object_id)), ("ID", html.escape(_identity(s.meta))),
         ("RA, Dec", position), ("z_fg", _num(s.z_fg, ".5f")),
+        ("Foreground model", html.escape(foreground_model_words(s))),
         ("z_bg shown", f"{state.z:.5f}{z_err} ({html.escape(state.z_origin)})"),
         ("Score", _num(d.score, ".3f") if d is not None else "—"),
         (f"Lines (S/N ≥ {LINE_COUNT_SNR:g})",

@@ -221,9 +221,9 @@ class InspectionSession:
             self._changed("redshift")
 
     def cycle_solution(self) -> int:
-        """Show the detector's next solution; returns its index (0 = best) and how many there are."""
+        """Show the detector's next solution; returns its index in ``state.labelled_solutions()`` (-1: none)."""
         if self.state is None:
-            return 0
+            return -1
         index = self.state.cycle_solution()
         self._changed("redshift")
         return index

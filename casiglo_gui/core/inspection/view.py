@@ -130,7 +130,7 @@ class ViewState:
     smoothing_half_width: int = 2
     history: list[tuple[str, float]] = field(default_factory=list)
     refit: Detection | None = None
-    solution_index: int = 0
+    solution_index: int = -1   # into labelled_solutions(); -1 until one is shown
     _stamps: tuple[float, list] | None = field(default=None, repr=False)
 
     def __post_init__(self):
@@ -138,6 +138,7 @@ class ViewState:
             self.z = float(np.float64(self.detection.z_bg))
             self.z_err = float(self.detection.z_bg_err)
             self.z_origin = self.best_origin
+            self.solution_index = 0
         if not math.isfinite(self.z):
             # Nothing detected: start the markers just above the foreground, for the inspector to move.
             z_fg = self.spectrum.z_fg if math.isfinite(self.spectrum.z_fg) else 0.0
@@ -149,35 +150,42 @@ class ViewState:
         return "scan" if self.detection is not None and self.detection.detector == "scan" else "detector"
 
     # --- solutions ------------------------------------------------------------------------------
-    def solutions(self) -> list[Solution]:
-        """The detector's solutions, best first: its own verdict, then ``alternatives`` (finite z only)."""
+    def labelled_solutions(self) -> list[tuple[str, Solution]]:
+        """The detector's solutions with the origin each is shown under: its best (when it found a z_bg),
+        then ``alternative 1``, ``alternative 2``... (finite z only), best first."""
         d = self.detection
-        if d is None or not math.isfinite(d.z_bg):
+        if d is None:
             return []
-        best = Solution(z_bg=d.z_bg, score=d.score, z_bg_err=d.z_bg_err, n_lines=d.n_lines,
-                        line_probability=d.line_probability, line_snr=d.line_snr)
-        return [best] + [s for s in d.alternatives if math.isfinite(s.z_bg)]
+        out = []
+        if math.isfinite(d.z_bg):
+            out.append((self.best_origin, Solution(z_bg=d.z_bg, score=d.score, z_bg_err=d.z_bg_err, n_lines=d.n_lines,
+                                                   line_probability=d.line_probability, line_snr=d.line_snr)))
+        for k, solution in enumerate(d.alternatives, start=1):
+            # The same z twice (a detector may return it) is one solution to the inspector.
+            if math.isfinite(solution.z_bg) and all(abs(solution.z_bg - s.z_bg) > 1e-6 for _, s in out):
+                out.append((f"alternative {k}", solution))
+        return out
 
-    def origin_of_solution(self, index: int) -> str:
-        return self.best_origin if index == 0 else f"alternative {index}"
+    def solutions(self) -> list[Solution]:
+        return [solution for _, solution in self.labelled_solutions()]
 
     def cycle_solution(self) -> int:
-        """Show the detector's next solution (best -> 2nd -> 3rd -> best); returns its index."""
-        solutions = self.solutions()
-        if not solutions:
-            return 0
-        self.solution_index = (self.solution_index + 1) % len(solutions)
-        chosen = solutions[self.solution_index]
-        self.set_z(chosen.z_bg, self.origin_of_solution(self.solution_index), chosen.z_bg_err)
+        """Show the detector's next solution (best -> 2nd -> 3rd -> best); returns its index (-1: none)."""
+        labelled = self.labelled_solutions()
+        if not labelled:
+            return -1
+        self.solution_index = (self.solution_index + 1) % len(labelled)
+        origin, chosen = labelled[self.solution_index]
+        self.set_z(chosen.z_bg, origin, chosen.z_bg_err)
         return self.solution_index
 
     def _measured_by(self):
         """The solution (or refit) whose lines were measured at the shown z, else None (moved by hand)."""
         if self.z_origin == "refit":
             return self.refit
-        solutions = self.solutions()
-        if self.z_origin in (self.best_origin, f"alternative {self.solution_index}") and solutions:
-            return solutions[min(self.solution_index, len(solutions) - 1)]
+        for origin, solution in self.labelled_solutions():
+            if origin == self.z_origin:
+                return solution
         return None
 
     # --- redshift ---------------------------------------------------------------------------------
@@ -192,7 +200,7 @@ class ViewState:
         self.set_z(redshift_nudged(self.z, pixels), "manual")
 
     def reset_z(self) -> None:
-        """Back to the detector's (or scan's) best solution."""
+        """Back to the detector's (or scan's) best solution (when it found one)."""
         if self.detection is not None and math.isfinite(self.detection.z_bg):
             self.solution_index = 0
             self.set_z(self.detection.z_bg, self.best_origin, self.detection.z_bg_err)
@@ -220,6 +228,8 @@ class ViewState:
             return "none"
         if self.z_origin == "refit" and self.refit is not None:
             return PROBABILITY_SOURCE.get(self.refit.detector, self.refit.detector)
+        if self.z_origin == "none":
+            return "none (no z_bg found)"
         if self._measured_by() is None:
             return "none at a moved z"
         return PROBABILITY_SOURCE.get(self.detection.detector, self.detection.detector)

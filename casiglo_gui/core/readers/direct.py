@@ -61,7 +61,7 @@ class _TableLayout:
         for n in range(1, tfields + 1):
             m = TFORM_RE.match(str(tform.get(n, "")))
             if m is None:
-                raise ValueError(f"invalid TFORM{n}")
+                raise ValueError(f"damaged FITS table: TFORM{n} = {tform.get(n)!r} is not a column format")
             repeat = int(m.group(1)) if m.group(1) else 1
             code = m.group(2)
             if code in "PQ":
@@ -166,7 +166,7 @@ class DirectSource(FitsSource):
     def _tfields(self, ext: int) -> int:
         tfields = self._hdus[ext].header.value("TFIELDS", 7, 0)
         if type(tfields) is not int or not 0 <= tfields <= 999:
-            raise ValueError("invalid TFIELDS")
+            raise ValueError(f"damaged FITS table: HDU {ext} has TFIELDS = {tfields!r}")
         return tfields
 
     def nrows(self, ext: int) -> int:
@@ -189,7 +189,8 @@ class DirectSource(FitsSource):
         layout = self._layout(ext)
         row_bytes, n_rows = hdu.header.value("NAXIS1", 3, None), hdu.header.value("NAXIS2", 4, None)
         if layout.row_bytes != row_bytes or type(n_rows) is not int or n_rows < 0:
-            raise ValueError(f"TFORMs add up to {layout.row_bytes} bytes per row, NAXIS1 says {row_bytes}")
+            raise ValueError(f"damaged FITS table: the TFORMn of HDU {ext} add up to {layout.row_bytes} bytes "
+                             f"per row, its NAXIS1 says {row_bytes}")
         names, dtype = layout.selection(columns, row_bytes)
         if not names:
             return {}

@@ -312,13 +312,21 @@ class _FitsioSource(FitsSource):
             self._fits.close()
 
 
-def open_library_source(path: str, backend: str) -> FitsSource:
+def open_library_source(path: str, backend: str, n_hdus: int) -> FitsSource:
     """Open ``path`` with a FITS library back-end, ``"fitsio"`` or ``"astropy"``; damaged files raise
-    :class:`DamagedFitsError`. Call it only for a file :func:`.structure.inspect_file` has passed."""
+    :class:`DamagedFitsError`. Call it only for a file :func:`.structure.inspect_file` has passed,
+    which found ``n_hdus`` HDUs: a library that stops earlier (fitsio silently drops an HDU whose
+    header it cannot parse) is refusing that HDU, and saying so beats "not a recognised file"."""
     if backend == "fitsio":
         if fitsio is None:
             raise ValueError("the fitsio back-end was asked for but fitsio is not installed")
-        return _FitsioSource(path)
-    if backend == "astropy":
-        return _AstropySource(path)
-    raise ValueError(f"unknown FITS back-end {backend!r}; choose from {BACKENDS}")
+        source = _FitsioSource(path)
+    elif backend == "astropy":
+        source = _AstropySource(path)
+    else:
+        raise ValueError(f"unknown FITS back-end {backend!r}; choose from {BACKENDS}")
+    if len(source.names) < n_hdus:
+        source.close()
+        raise DamagedFitsError(f"damaged FITS header: {backend} could not parse the header of HDU "
+                               f"{len(source.names)} (its column or keyword cards are invalid)")
+    return source

@@ -87,7 +87,7 @@ def open_fits(path: str | Path, backend: str = "fitsio", layout: FileLayout | No
 
         return DirectSource(path, layout)
     try:
-        return open_library_source(path, backend)
+        return open_library_source(path, backend, len(layout.hdus))
     except DamagedFitsError as exc:
         raise SpectrumReadError(path, str(exc)) from None
 

@@ -46,28 +46,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     err = sys.stderr
+    try:
+        return _scan(args, err)
+    except KeyboardInterrupt:
+        if _resumable(args.out):
+            print(f"\ninterrupted: committed rows are in {args.out}; rerun the same command with --resume "
+                  "to continue", file=err)
+        else:
+            print("\ninterrupted before any row was written", file=err)
+        return 130
+    except CasigloError as exc:
+        print(f"error: {exc}", file=err)
+        return 2
+    except OSError as exc:  # the output: unwritable folder or file, disk full, I/O error
+        where = exc.filename or args.out
+        hint = ("; the rows committed so far are kept: fix this and rerun the same command with --resume"
+                if _resumable(args.out) else "")
+        print(f"error: cannot write {where}: {exc.strerror or exc}{hint}", file=err)
+        return 2
+
+
+def _resumable(out: str) -> bool:
+    staging = out if out.lower().endswith(".csv") else out + ".partial.csv"
+    return os.path.exists(staging + ".progress.json")
+
+
+def _scan(args: argparse.Namespace, err) -> int:
     expanded = expand_inputs(args.inputs)
     for argument in expanded.missing:
         print(f"warning: {argument}: no such file, folder or glob match", file=err)
+    for folder, reason in expanded.unreadable:
+        print(f"warning: {folder}: folder not scanned ({reason})", file=err)
     if expanded.skipped:
         print(f"note: {len(expanded.skipped)} non-spectrum file(s) inside the folders were not scanned "
               f"(e.g. {expanded.skipped[0]}); name them explicitly to include them", file=err)
     if not expanded.files:
         print("error: no input files", file=err)
         return 2
-    try:
-        spec, sentence = resolve_spec(args.detector, args.model, threads=1)
-        print(sentence, file=err, flush=True)
-        summary = run_scan(expanded.files, args.out, spec, workers=args.workers, batch_size=args.batch_size,
-                           chunk_size=args.chunk_size, resume=args.resume, engine=args.engine,
-                           scheduler=args.scheduler, maps_dir=args.maps,
-                           progress=not args.no_progress, stream=err)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: committed rows are in {args.out}; rerun the same command with --resume "
-              "to continue", file=err)
-        return 130
-    except CasigloError as exc:
-        print(f"error: {exc}", file=err)
-        return 2
+    spec, sentence = resolve_spec(args.detector, args.model, threads=1)
+    print(sentence, file=err, flush=True)
+    summary = run_scan(expanded.files, args.out, spec, workers=args.workers, batch_size=args.batch_size,
+                       chunk_size=args.chunk_size, resume=args.resume, engine=args.engine,
+                       scheduler=args.scheduler, maps_dir=args.maps,
+                       progress=not args.no_progress, stream=err)
     print(summary.format(), file=err)
+    if expanded.unreadable:
+        print(f"error: {len(expanded.unreadable)} folder(s) could not be read; their files are not in the "
+              "table", file=err)
+        return 1
     return 0

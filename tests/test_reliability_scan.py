@@ -1,0 +1,199 @@
+"""Issue 16, `casiglo scan`: resume after the last commit (5), committed rows checksummed (7), tables that
+do not depend on --workers (8), messages instead of tracebacks (9), unreadable sub-folders (11)."""
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from casiglo_gui import cli
+from casiglo_gui.core.scan import table as table_module
+from casiglo_gui.core.scan.detectors import DetectorSpec
+from casiglo_gui.core.scan.pipeline import run_scan
+from casiglo_gui.core.scan.table import ResumableCsvWriter, ScanResumeError
+
+DATA = Path(__file__).parent / "data" / "sdss"
+PHYSICS = DetectorSpec("physics")
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    """Five inputs: four spec files and one broken file."""
+    names = ["spec-3650-55244-0007.fits", "spec-0266-51602-0013.fits", "spec-3651-55247-0054.fits",
+             "spec-0269-51581-0003.fits"]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    files = []
+    for i, name in enumerate(names):
+        shutil.copy(DATA / name, folder / f"{i}-{name}")
+        files.append(str(folder / f"{i}-{name}"))
+    (folder / "4-broken.fits").write_bytes(b"SIMPLE  = broken")
+    files.append(str(folder / "4-broken.fits"))
+    return files
+
+
+def _scan(files, out, **options):
+    return run_scan(files, str(out), PHYSICS, progress=False, **options)
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs (not even the writer's tidy-up)."""
+
+
+def _kill_after_commit(monkeypatch, n: int):
+    """Make the n-th commit of the next scan the last thing it does."""
+    commit, close = ResumableCsvWriter.commit, ResumableCsvWriter.close
+    calls = []
+
+    def commit_then_die(self, rows_per_input):
+        commit(self, rows_per_input)
+        calls.append(1)
+        if len(calls) == n:
+            raise _Killed()
+
+    def close_without_tidy_up(self, complete):
+        close(self, complete=False)
+
+    monkeypatch.setattr(ResumableCsvWriter, "commit", commit_then_die)
+    monkeypatch.setattr(ResumableCsvWriter, "close", close_without_tidy_up)
+
+
+# -- 5: killed after the last (partial) chunk was committed ----------------------------------------------
+
+def test_resume_after_the_last_partial_chunk_was_committed(inputs, tmp_path, monkeypatch):
+    reference = tmp_path / "reference.csv"
+    _scan(inputs, reference, chunk_size=2)
+    out = tmp_path / "out.csv"
+    with monkeypatch.context() as patch:
+        _kill_after_commit(patch, n=3)  # chunks of 2, 2 and 1: the third is the last
+        with pytest.raises(_Killed):
+            _scan(inputs, out, chunk_size=2)
+    assert Path(str(out) + ".progress.json").exists()
+    summary = _scan(inputs, out, chunk_size=2, resume=True)
+    assert summary.rows_resumed == len(inputs)
+    assert out.read_bytes() == reference.read_bytes()
+    assert not Path(str(out) + ".progress.json").exists()
+
+
+# -- 7: committed rows changed between the kill and --resume -------------------------------------------
+
+@pytest.mark.parametrize("where", ["status", "score"])
+def test_resume_refuses_a_table_changed_inside_its_committed_rows(inputs, tmp_path, monkeypatch, where):
+    out = tmp_path / "out.csv"
+    with monkeypatch.context() as patch:
+        _kill_after_commit(patch, n=2)
+        with pytest.raises(_Killed):
+            _scan(inputs, out, chunk_size=2)
+    raw = bytearray(out.read_bytes())
+    at = raw.index(b",ok,") + 2 if where == "status" else raw.index(b"\n") + 200
+    raw[at] ^= 0x01
+    out.write_bytes(bytes(raw))
+    with pytest.raises(ScanResumeError, match="checksum"):
+        _scan(inputs, out, chunk_size=2, resume=True)
+    code = cli.main(["scan", *inputs, "--out", str(out), "--chunk-size", "2", "--workers", "1",
+                     "--detector", "physics", "--no-progress", "--resume"])
+    assert code == 2
+
+
+def test_resume_continues_an_intact_table_after_a_kill(inputs, tmp_path, monkeypatch):
+    reference = tmp_path / "reference.csv"
+    _scan(inputs, reference, chunk_size=2)
+    out = tmp_path / "out.csv"
+    with monkeypatch.context() as patch:
+        _kill_after_commit(patch, n=1)
+        with pytest.raises(_Killed):
+            _scan(inputs, out, chunk_size=2)
+    with open(out, "ab") as handle:  # a partly written chunk after the committed offset is dropped
+        handle.write(b"/half/a/row,")
+    _scan(inputs, out, chunk_size=2, resume=True)
+    assert out.read_bytes() == reference.read_bytes()
+
+
+# -- 9: messages, not tracebacks -----------------------------------------------------------------------
+
+def _cli_scan(files, out, *extra):
+    return cli.main(["scan", *files, "--out", str(out), "--workers", "1", "--detector", "physics",
+                     "--no-progress", *extra])
+
+
+def test_output_folder_that_cannot_be_made_is_a_message(inputs, tmp_path, capsys):
+    (tmp_path / "plain-file").write_text("not a folder")
+    code = _cli_scan(inputs[:1], tmp_path / "plain-file" / "out.csv")
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "cannot write" in err and "plain-file" in err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_unwritable_output_folder_is_a_message(inputs, tmp_path, capsys):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        code = _cli_scan(inputs[:1], folder / "out.csv")
+    finally:
+        folder.chmod(0o700)
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "cannot write" in err and "out.csv" in err
+
+
+def test_output_path_that_is_a_folder_is_a_message(inputs, tmp_path, capsys):
+    (tmp_path / "taken.csv").mkdir()
+    code = _cli_scan(inputs[:1], tmp_path / "taken.csv")
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot write" in err and "taken.csv" in err
+
+
+def test_disk_full_mid_scan_is_a_message_and_resume_completes(inputs, tmp_path, monkeypatch, capsys):
+    reference = tmp_path / "reference.csv"
+    _scan(inputs, reference, chunk_size=1)
+    out = tmp_path / "out.csv"
+    fsync, calls = os.fsync, []
+
+    def full_on_the_fourth_fsync(fd):
+        calls.append(fd)
+        if len(calls) == 4:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        fsync(fd)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(table_module.os, "fsync", full_on_the_fourth_fsync)
+        code = _cli_scan(inputs, out, "--chunk-size", "1")
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "No space left on device" in err and "--resume" in err
+    assert _cli_scan(inputs, out, "--chunk-size", "1", "--resume") == 0
+    assert out.read_bytes() == reference.read_bytes()
+
+
+def test_ctrl_c_during_start_up_is_a_message(inputs, tmp_path, monkeypatch, capsys):
+    from casiglo_gui import scan_cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(scan_cli, "expand_inputs", interrupted)
+    try:
+        code = _cli_scan(inputs, tmp_path / "out.csv")
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C during start-up escaped as a traceback")
+    assert code == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "Traceback" not in err
+
+
+def test_ctrl_c_while_the_commands_load_is_a_message(monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    try:
+        code = cli.main(["scan", "x.fits", "--out", "o.csv"])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C while loading escaped as a traceback")
+    assert code == 130
+    assert "interrupted" in capsys.readouterr().err

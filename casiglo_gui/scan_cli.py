@@ -8,8 +8,8 @@ import argparse
 import os
 import sys
 
-from .core.errors import CasigloError
-from .core.scan.detectors import DETECTOR_KINDS, resolve_spec
+from .core.errors import CasigloError, ModelMismatchError
+from .core.scan.detectors import DETECTOR_KINDS, DetectorSpec, cached_detector, resolve_spec
 from .core.scan.inputs import expand_inputs
 from .core.scan.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE, ENGINES, run_scan
 
@@ -66,6 +66,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
+def _physics_if_refused(spec: DetectorSpec, sentence: str) -> tuple[DetectorSpec, str]:
+    """The default detector, or physics-only (saying why) when its model is refused. An explicit
+    ``--detector cnn/combined`` is not replaced: the scan stops with the model's message instead."""
+    try:
+        cached_detector(spec)
+    except ModelMismatchError as exc:
+        return DetectorSpec("physics"), f"warning: model refused: {exc}\ndetector: physics (physics-only mode)"
+    return spec, sentence
+
+
 def _resumable(out: str) -> bool:
     staging = out if out.lower().endswith(".csv") else out + ".partial.csv"
     return os.path.exists(staging + ".progress.json")
@@ -84,6 +94,8 @@ def _scan(args: argparse.Namespace, err) -> int:
         print("error: no input files", file=err)
         return 2
     spec, sentence = resolve_spec(args.detector, args.model, threads=1)
+    if args.detector is None and spec.kind != "physics":
+        spec, sentence = _physics_if_refused(spec, sentence)
     print(sentence, file=err, flush=True)
     summary = run_scan(expanded.files, args.out, spec, workers=args.workers, batch_size=args.batch_size,
                        chunk_size=args.chunk_size, resume=args.resume, engine=args.engine,

@@ -197,3 +197,48 @@ def test_ctrl_c_while_the_commands_load_is_a_message(monkeypatch, capsys):
         pytest.fail("Ctrl-C while loading escaped as a traceback")
     assert code == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+# -- 6: pool workers die with a SIGKILLed scan ---------------------------------------------------------
+
+def test_pool_workers_die_when_the_scan_process_is_killed(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    folder = tmp_path / "many"
+    folder.mkdir()
+    sources = sorted(DATA.glob("spec-3650-*.fits"))
+    for i in range(400):
+        (folder / f"spec-{i:04d}.fits").symlink_to(sources[i % len(sources)])
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    proc = subprocess.Popen([sys.executable, "-m", "casiglo_gui.cli", "scan", str(folder), "--out",
+                             str(tmp_path / "out.csv"), "--workers", "2", "--chunk-size", "4",
+                             "--detector", "physics", "--no-progress"],
+                            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        scan = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 60
+        children, workers = [], []
+        while time.monotonic() < deadline and proc.poll() is None:
+            children = scan.children(recursive=True)
+            workers = [c for c in children if "spawn_main" in " ".join(c.cmdline())]
+            if len(workers) >= 2:
+                break
+            time.sleep(0.1)
+        assert len(workers) >= 2, "the scan never started its pool"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        gone, alive = psutil.wait_procs(children, timeout=10)
+        assert not alive, [p.pid for p in alive]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for child in children:  # the scan's own workers, by pid: never leave orphans behind
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                pass

@@ -242,3 +242,49 @@ def test_pool_workers_die_when_the_scan_process_is_killed(tmp_path):
                 child.kill()
             except psutil.NoSuchProcess:
                 pass
+
+
+# -- 8: rows do not depend on what the process read before ---------------------------------------------
+
+def test_the_same_damaged_file_gets_the_same_row_wherever_it_is_read(tmp_path):
+    # A flipped bit in the primary header's NAXIS value: cfitsio's message used to carry its error stack
+    # from earlier files, so the reason depended on the process's history (and hence on --workers).
+    raw = bytearray((DATA / "spec-3651-55247-0054.fits").read_bytes())
+    raw[174] ^= 0x40
+    files = []
+    for i in range(3):
+        path = tmp_path / f"damaged-{i}.fits"
+        path.write_bytes(bytes(raw))
+        files.append(str(path))
+    for workers, chunk_size in ((1, 1), (1, 3), (2, 1)):
+        out = tmp_path / f"w{workers}c{chunk_size}.csv"
+        _scan(files, out, workers=workers, chunk_size=chunk_size)
+        statuses = {line.split(",")[9] for line in out.read_text().splitlines()[1:]}
+        assert len(statuses) == 1, statuses
+        status = statuses.pop()
+        assert status.startswith("error: damaged FITS header") and "FITSIO" not in status
+    tables = {p.read_bytes() for p in tmp_path.glob("w*.csv")}
+    assert len(tables) == 1
+
+
+# -- 11: an unreadable sub-folder is reported, and the scan says it is incomplete -----------------------
+
+def test_unreadable_sub_folder_is_a_warning_and_exit_1(inputs, tmp_path, monkeypatch, capsys):
+    top = Path(inputs[0]).parent
+    locked = top / "locked"
+    locked.mkdir()
+    shutil.copy(inputs[0], locked / "hidden.fits")
+    scandir = os.scandir
+
+    def refuse_locked(path="."):
+        if os.fspath(path) == str(locked):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(locked))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refuse_locked)
+    out = tmp_path / "out.csv"
+    code = _cli_scan([str(top)], out)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"warning: {locked}: folder not scanned (Permission denied)" in err
+    assert "hidden.fits" not in out.read_text() and len(out.read_text().splitlines()) == 1 + len(inputs)

@@ -212,6 +212,8 @@ def load_spec(source: FitsSource, path: str) -> list[Spectrum]:
     mjd = _integer(info, "MJD", primary, "MJD", path)
     fiber = _integer(info, "FIBERID", primary, "FIBERID", path)
     z_fg = np.float64(_finite_or_nan(_first(info, "Z", np.nan)))
+    if not np.isfinite(z_fg):  # the lens search looks behind the foreground: it needs its redshift
+        raise SpectrumReadError(path, f"{hdu2} Z (pipeline redshift) is not a finite number")
     survey = "sdss" if hdu2 == "SPECOBJ" else ("eboss" if plate >= FIRST_EBOSS_PLATE else "boss")
 
     flags = set()

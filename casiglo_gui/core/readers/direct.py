@@ -31,10 +31,8 @@ from .fitsfile import FitsSource, Unsupported, native
 from .header import Header
 from .structure import FileLayout, inspect_file
 
-# Files up to this size (every spec file, lite or full) are read into memory in one call, as cheap as
-# mapping them and simpler; larger ones (MaNGA cubes, often only identified here) are memory-mapped so
-# that only the headers and the bytes asked for are touched.
-MAX_READ_BYTES = 4 * 1024 * 1024
+# Files larger than structure.MAX_IN_MEMORY_BYTES (MaNGA cubes, often only identified here) are
+# memory-mapped so that only the headers and the bytes asked for are touched; smaller ones come in memory.
 TFORM_RE = re.compile(r"^\s*(\d*)([LXBIJKAEDCMPQ])")
 BINTABLE_CODES = {"L": "i1", "B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "A": "S1", "E": ">f4", "D": ">f8",
                   "C": ">c8", "M": ">c16"}
@@ -117,11 +115,11 @@ class DirectSource(FitsSource):
             raise Unsupported("the direct back-end does not read gzip-compressed files")
         self._mm = None
         self._data = b""
-        with open(path, "rb") as handle:
-            self._size = os.fstat(handle.fileno()).st_size
-            if self._size <= MAX_READ_BYTES:
-                self._data = handle.read()
-            else:
+        if layout.data is not None:  # the structure check read the (small) file already
+            self._data, self._size = layout.data, len(layout.data)
+        else:
+            with open(path, "rb") as handle:
+                self._size = os.fstat(handle.fileno()).st_size
                 self._mm = self._data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         if len(self._data) != layout.size or self._size != layout.size:
             self.close()
@@ -130,9 +128,13 @@ class DirectSource(FitsSource):
         self._hdus = layout.hdus
         self.names = [hdu.name for hdu in self._hdus]
 
-    def _read_at(self, offset: int, size: int) -> bytes:
+    def _span(self, offset: int, size: int) -> None:
+        """Refuse a byte range outside the file (the structure check makes this a bug guard)."""
         if offset < 0 or size < 0 or offset + size > self._size:
-            raise ValueError(f"truncated FITS file: wanted {size} bytes at {offset}, file has {self._size}")
+            raise ValueError(f"damaged FITS file: wanted {size} bytes at {offset}, the file has {self._size}")
+
+    def _read_at(self, offset: int, size: int) -> bytes:
+        self._span(offset, size)
         return self._data[offset: offset + size]
 
     def _buffer(self, offset: int, size: int):
@@ -140,8 +142,7 @@ class DirectSource(FitsSource):
         the mapped one (a view would keep the mapping from being closed)."""
         if self._mm is not None:
             return self._read_at(offset, size), 0
-        if offset < 0 or size < 0 or offset + size > self._size:
-            raise ValueError(f"truncated FITS file: wanted {size} bytes at {offset}, file has {self._size}")
+        self._span(offset, size)
         return self._data, offset
 
     # -- FitsSource interface ---------------------------------------------------------------------

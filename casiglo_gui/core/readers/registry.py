@@ -1,6 +1,9 @@
 """One registry of readers. Each reader is a cheap identifier (looks at HDU names and headers, never at the
-file name) plus a loader. The registry owns the boundary: whatever goes wrong inside a FITS library or a
-loader leaves here as a :class:`~casiglo_gui.core.errors.SpectrumReadError` naming the file and the reason.
+file name) plus a loader. The registry owns the boundary: every file first passes the structure check
+(:mod:`.structure`: truncation, gzip integrity, structural cards, size limits), and damage found there,
+by a FITS library (:class:`~.fitsfile.DamagedFitsError`) or by a loader leaves here as a
+:class:`~casiglo_gui.core.errors.SpectrumReadError` naming the file and the reason. Anything else
+raised inside a loader is a bug and propagates as such.
 """
 from __future__ import annotations
 

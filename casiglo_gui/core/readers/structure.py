@@ -36,6 +36,9 @@ MAX_HEADER_BLOCKS = 2000
 # Largest uncompressed FITS content a gzip file may declare: a MaNGA LOGCUBE is ~0.5 GB uncompressed, a
 # spec file a few MB; fitsio/astropy hold the whole decompressed file in memory.
 MAX_GZIP_FITS_BYTES = 2 * 1024 ** 3
+# Plain files up to this size (every spec file, lite or full) are read into memory in one call and walked
+# there; the direct back-end then uses the same bytes. Larger ones (MaNGA cubes) are walked by seeking.
+MAX_IN_MEMORY_BYTES = 4 * 1024 * 1024
 # Extension types the readers know; anything else is a damaged XTENSION card.
 XTENSIONS = ("IMAGE", "BINTABLE", "TABLE")
 BITPIX_VALUES = (8, 16, 32, 64, -32, -64)
@@ -69,12 +72,7 @@ class FileLayout:
     compressed: bool
     size: int
     hdus: tuple[HduSpan, ...]
-
-
-def is_gzip(path: str) -> bool:
-    """Whether ``path`` starts with the gzip magic bytes (the one place gzip is sniffed)."""
-    with open(path, "rb") as handle:
-        return handle.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+    data: bytes | None = None  # the whole file, when small enough to have been read in one call
 
 
 def inspect_file(path: str) -> FileLayout:
@@ -108,6 +106,9 @@ def inspect_file(path: str) -> FileLayout:
                 raise SpectrumReadError(path, f"truncated FITS file ({info.st_size} bytes is not a whole "
                                               "number of 2880-byte FITS blocks)")
             handle.seek(0)
+            if info.st_size <= MAX_IN_MEMORY_BYTES:  # a spec file: read once, walked and kept for the reader
+                data = handle.read()
+                return _walk(path, _MemoryStream(data), compressed=False, data=data)
             return _walk(path, _PlainStream(handle, info.st_size), compressed=False)
     except OSError as exc:
         raise SpectrumReadError(path, f"cannot be read ({exc.strerror or exc})") from None
@@ -131,6 +132,21 @@ class _PlainStream:
 
     def at_end(self) -> bool:
         return self.position >= self.size
+
+
+class _MemoryStream:
+    def __init__(self, data: bytes):
+        self.data, self.position = data, 0
+
+    def read(self, n: int) -> bytes:
+        piece = self.data[self.position: self.position + n]
+        self.position += len(piece)
+        return piece
+
+    def skip(self, n: int) -> int:
+        n = max(0, min(n, len(self.data) - self.position))
+        self.position += n
+        return n
 
 
 class _GzipStream:
@@ -200,10 +216,11 @@ def _read_header(path: str, stream, index: int, first: bytes) -> bytes:
 
 
 def _end_card(block: bytes) -> int:
-    for k in range(0, BLOCK, CARD):
-        if block[k: k + CARD] == END_CARD:
-            return k
-    return -1
+    """Offset of the END card in a header block (card-aligned), or -1."""
+    at = block.find(END_CARD)
+    while at >= 0 and at % CARD:
+        at = block.find(END_CARD, at + 1)
+    return at
 
 
 def _non_ascii(raw: bytes) -> int:
@@ -217,7 +234,7 @@ def _non_ascii(raw: bytes) -> int:
 _PRINTABLE = bytes(range(32, 127))
 
 
-def _walk(path: str, stream, compressed: bool) -> FileLayout:
+def _walk(path: str, stream, compressed: bool, data: bytes | None = None) -> FileLayout:
     hdus: list[HduSpan] = []
     while True:
         block = stream.read(BLOCK)
@@ -244,7 +261,7 @@ def _walk(path: str, stream, compressed: bool) -> FileLayout:
             raise SpectrumReadError(path, f"truncated FITS file: the last block of HDU {len(hdus)} is cut "
                                           "short")
         hdus.append(hdu)
-    return FileLayout(path=path, compressed=compressed, size=stream.position, hdus=tuple(hdus))
+    return FileLayout(path=path, compressed=compressed, size=stream.position, hdus=tuple(hdus), data=data)
 
 
 def _padded(size: int) -> int:

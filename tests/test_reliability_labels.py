@@ -144,3 +144,43 @@ def test_import_memory_does_not_grow_with_the_file(tmp_path):
 
     small, large = peak_for(400), peak_for(4_000)
     assert large < 2 * small + 500_000, (small, large)  # a list of events would be ~10x
+
+
+# -- 12: exports stream (CSV per inspector), byte-identical to the table writer -------------------------
+
+def _store_with(path, n: int) -> None:
+    with LabelStore.open(path) as store:
+        store.append_events(LabelEvent(f"obj-{i // 2}", ("none", "likely")[i % 2], ("ab", "cd")[i % 2],
+                                       ra=float(i % 360), dec=float(i % 90), comment=f"=comment {i}",
+                                       z_bg=0.1 + i / 1e6, score=(i % 100) / 100)
+                            for i in range(n))
+
+
+def test_streamed_csv_export_is_the_table_writers_file(tmp_path):
+    from casiglo_gui.core.labels.export import inspector_table, write_inspector_csv, write_table
+
+    db = tmp_path / "labels.sqlite3"
+    _store_with(db, 300)
+    with LabelStore.open(db) as store:
+        write_table(inspector_table(list(store.iter_events_by_object()), min_grade="likely"), tmp_path / "a.csv")
+        count = write_inspector_csv(store.iter_events_by_object(), tmp_path / "b.csv", min_grade="likely",
+                                    batch=7)
+    assert count == 150
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+def test_export_memory_does_not_grow_with_the_store(tmp_path):
+    def peak_for(n: int) -> int:
+        db = tmp_path / f"db{n}.sqlite3"
+        _store_with(db, n)
+        tracemalloc.start()
+        code = cli.main(["labels", "export", "--db", str(db), "--out", str(tmp_path / f"out{n}.csv")])
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert code == 0
+        assert len((tmp_path / f"out{n}.csv").read_text().splitlines()) == n + 1
+        return peak
+
+    peak_for(20)  # imports and first-use caches out of the way
+    small, large = peak_for(1_500), peak_for(6_000)  # both above the fetch and write batches
+    assert large < 2 * small + 1_000_000, (small, large)  # the whole table in memory would be ~10x

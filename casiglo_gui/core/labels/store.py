@@ -416,13 +416,37 @@ class LabelStore:
         return self._query(f"SELECT {_COLUMNS} FROM events WHERE inspector = ? ORDER BY event_id",
                            (inspector,))
 
-    def iter_events_by_object(self) -> Iterator[tuple[str, list[LabelEvent]]]:
-        """``(object_id, events in time order)`` for every object, objects in order of first grading."""
-        groups: dict[str, list[LabelEvent]] = {}
-        for event in self._query(f"SELECT {_COLUMNS} FROM events ORDER BY event_id"):
-            groups.setdefault(event.object_id, []).append(event)
-        for object_id, events in groups.items():
-            yield object_id, sorted(events, key=_sort_key)
+    def iter_events_by_object(self, batch: int = 500) -> Iterator[tuple[str, list[LabelEvent]]]:
+        """``(object_id, events in time order)`` for every object, objects in order of first grading.
+
+        Streamed: SQLite orders the events and they are fetched ``batch`` rows at a time, so memory holds
+        one object's events, not the store's (an export of a million events stays flat).
+        """
+        columns = ", ".join(f"e.{name.strip()}" for name in _COLUMNS.split(","))
+        cursor = self._conn.cursor()
+        with self._lock:
+            cursor.execute(
+                f"SELECT {columns} FROM events e JOIN (SELECT object_id, MIN(event_id) AS first_id FROM events "
+                "GROUP BY object_id) f ON e.object_id = f.object_id ORDER BY f.first_id, e.time_utc, e.event_id")
+        try:
+            current: str | None = None
+            group: list[LabelEvent] = []
+            while True:
+                with self._lock:
+                    rows = cursor.fetchmany(batch)
+                if not rows:
+                    break
+                for row in rows:
+                    event = _event_from_row(row)
+                    if event.object_id != current and group:
+                        yield current, group
+                        group = []
+                    current = event.object_id
+                    group.append(event)
+            if group:
+                yield current, group
+        finally:
+            cursor.close()
 
     def history(self, object_id: str) -> list[LabelEvent]:
         """All events of one object (every inspector, adjudications included), oldest first."""

@@ -67,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _physics_if_refused(spec: DetectorSpec, sentence: str) -> tuple[DetectorSpec, str]:
-    """The default detector, or physics-only (saying why) when its model is refused. An explicit
-    ``--detector cnn/combined`` is not replaced: the scan stops with the model's message instead."""
+    """The default detector (the installed model), or physics-only (saying why) when that model is
+    refused. A model or detector the user named is not replaced: the scan stops with the message."""
     try:
         cached_detector(spec)
     except ModelMismatchError as exc:
@@ -94,7 +94,7 @@ def _scan(args: argparse.Namespace, err) -> int:
         print("error: no input files", file=err)
         return 2
     spec, sentence = resolve_spec(args.detector, args.model, threads=1)
-    if args.detector is None and spec.kind != "physics":
+    if args.detector is None and args.model is None and spec.kind != "physics":
         spec, sentence = _physics_if_refused(spec, sentence)
     print(sentence, file=err, flush=True)
     summary = run_scan(expanded.files, args.out, spec, workers=args.workers, batch_size=args.batch_size,

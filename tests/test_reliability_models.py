@@ -1,6 +1,6 @@
 """Issue 16 point 9, bad models: malformed metadata JSON or a missing calibration field refuses the model
-with a clear message; `casiglo scan` then runs physics-only (default detector) or stops with the message
-(explicit --detector), never with a traceback; the app's detector set falls back to physics-only."""
+with a clear message; `casiglo scan` then runs physics-only (the installed model) or stops with the
+message (a model or detector named on the command line), never with a traceback; the app's detector set falls back to physics-only."""
 from __future__ import annotations
 
 import json
@@ -38,22 +38,28 @@ def test_bad_metadata_refuses_the_model_naming_the_key(bad_model):
     assert ("lens_score_calibration" if key.startswith("calibration") else "metrics") in info.value.reason
 
 
-def test_scan_with_a_bad_default_model_runs_physics_only(bad_model, tmp_path, capsys):
+def test_scan_with_a_bad_installed_model_runs_physics_only(bad_model, tmp_path, capsys, monkeypatch):
+    from casiglo_gui.core import inference
+
     _, path = bad_model
+    monkeypatch.setattr(inference, "default_model_path", lambda: Path(path))
     out = tmp_path / "out.csv"
-    code = cli.main(["scan", SPEC, "--out", str(out), "--model", str(path), "--workers", "1", "--no-progress"])
+    code = cli.main(["scan", SPEC, "--out", str(out), "--workers", "1", "--no-progress"])
     err = capsys.readouterr().err
     assert code == 0 and "Traceback" not in err
     assert "model refused" in err and "physics-only" in err
     assert ",ok," in out.read_text()
 
 
-def test_scan_with_an_explicit_cnn_and_a_bad_model_stops_with_the_message(bad_model, tmp_path, capsys):
+@pytest.mark.parametrize("detector", [[], ["--detector", "cnn"]])
+def test_scan_with_a_named_bad_model_stops_with_the_message(bad_model, tmp_path, capsys, detector):
     _, path = bad_model
-    code = cli.main(["scan", SPEC, "--out", str(tmp_path / "o.csv"), "--model", str(path), "--detector", "cnn",
+    out = tmp_path / "o.csv"
+    code = cli.main(["scan", SPEC, "--out", str(out), "--model", str(path), *detector,
                      "--workers", "1", "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err and "invalid" in err and str(path) in err
+    assert not out.exists()
 
 
 def test_the_apps_detector_set_falls_back_to_physics_only(bad_model):

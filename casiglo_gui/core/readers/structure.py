@@ -75,6 +75,11 @@ class FileLayout:
     data: bytes | None = None  # the whole file, when small enough to have been read in one call
 
 
+# Gzip files checked lately, by (path, inode, size, mtime): a cube is checked by the registry and again
+# when the MaNGA reader opens it, and the check costs a full decompression.
+_CHECKED_GZIP: dict[tuple, FileLayout] = {}
+
+
 def inspect_file(path: str) -> FileLayout:
     """Check the whole structure of ``path`` (see the module docstring) and return its layout.
 
@@ -98,8 +103,15 @@ def inspect_file(path: str) -> FileLayout:
         with open(path, "rb") as handle:
             head = handle.read(len(FITS_MAGIC))
             if head.startswith(GZIP_MAGIC):
-                handle.seek(0)
-                return _walk_gzip(path, handle)
+                key = (path, info.st_ino, info.st_size, info.st_mtime_ns)
+                layout = _CHECKED_GZIP.get(key)
+                if layout is None:
+                    handle.seek(0)
+                    layout = _walk_gzip(path, handle)
+                    if len(_CHECKED_GZIP) >= 16:
+                        _CHECKED_GZIP.pop(next(iter(_CHECKED_GZIP)))
+                    _CHECKED_GZIP[key] = layout
+                return layout
             if head != FITS_MAGIC:
                 raise SpectrumReadError(path, "not a FITS file (it does not start with 'SIMPLE  =')")
             if info.st_size % BLOCK != 0:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "resources" / "sample"
 SETTINGS_FILE = "inspector.ini"
+SCREENSHOT_TIMEOUT_S = 60.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -109,13 +110,30 @@ def run(args: argparse.Namespace) -> int:
     return app.exec()
 
 
+def _wait_for_first_item(window, timeout_s: float) -> tuple[bool, str]:
+    """Wait until the first item is on show; stop at once when it fails to load (with the reason,
+    taken when it happens: the status bar clears its messages after a while)."""
+    import time
+
+    failures: list[str] = []
+    window.item_shown.connect(lambda state: state is None and failures.append(window.statusBar().currentMessage()))
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if window.wait_until_shown(0.05):
+            return True, ""
+        if failures:
+            return False, failures[0] or "it could not be read"
+    message = window.statusBar().currentMessage()
+    return False, f"nothing shown after {timeout_s:.0f} s" + (f" ({message})" if message else "")
+
+
 def _screenshot(window, args) -> int:
     width, height = (int(v) for v in args.size.lower().split("x"))
     window.resize(width, height)
     window.show()
-    if not window.wait_until_shown(60.0):
-        print("casiglo open: the spectrum could not be shown (see the status bar message)", file=sys.stderr)
-        print(window.statusBar().currentMessage(), file=sys.stderr)
+    shown, reason = _wait_for_first_item(window, SCREENSHOT_TIMEOUT_S)
+    if not shown:
+        print(f"casiglo open: the spectrum could not be shown: {reason}", file=sys.stderr)
         return 1
     from PyQt6.QtWidgets import QApplication
 

@@ -113,7 +113,9 @@ def read_scan_table(path: str | Path) -> list[QueueItem]:
     """
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        # surrogateescape: a source path that is not UTF-8 (the scan writes file names byte for byte)
+        # stays that path instead of failing the whole table.
+        with open(path, newline="", encoding="utf-8", errors="surrogateescape") as handle:
             reader = csv.DictReader(handle)
             columns = reader.fieldnames or []
             missing = [c for c in SCAN_REQUIRED_COLUMNS if c not in columns]

@@ -69,6 +69,7 @@ def _run_export(args) -> int:
         consensus_table,
         inspector_table,
         table_format,
+        write_inspector_csv,
         write_table,
     )
 
@@ -83,11 +84,17 @@ def _run_export(args) -> int:
         print(f"{db}: no label database there", file=sys.stderr)
         return 2
     with LabelStore.open(db) as store:
+        if not args.consensus and table_format(args.out) == "csv":  # streamed: flat memory at any size
+            count = write_inspector_csv(store.iter_events_by_object(), args.out, min_grade=args.min_grade,
+                                        inspector=args.inspector, name_prefix=args.name_prefix,
+                                        overwrite=args.overwrite)
+            print(f"{args.out}: {count} labels written", file=sys.stderr)
+            return 0
         if args.consensus:
             table = consensus_table(store.consensus_table(), min_grade=args.min_grade,
                                     name_prefix=args.name_prefix)
         else:
-            table = inspector_table(list(store.iter_events_by_object()), min_grade=args.min_grade,
+            table = inspector_table(store.iter_events_by_object(), min_grade=args.min_grade,
                                     inspector=args.inspector, name_prefix=args.name_prefix)
     write_table(table, args.out, overwrite=args.overwrite)
     kind = "objects" if args.consensus else "labels"

@@ -8,9 +8,9 @@ import argparse
 import os
 import sys
 
-from .core.errors import CasigloError
+from .core.errors import CasigloError, ModelMismatchError
 from .core.readers.options import ReadOptions
-from .core.scan.detectors import DETECTOR_KINDS, resolve_spec
+from .core.scan.detectors import DETECTOR_KINDS, DetectorSpec, cached_detector, resolve_spec
 from .core.scan.inputs import expand_inputs
 from .core.scan.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE, ENGINES, run_scan
 
@@ -54,30 +54,66 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     err = sys.stderr
+    try:
+        return _scan(args, err)
+    except KeyboardInterrupt:
+        if _resumable(args.out):
+            print(f"\ninterrupted: committed rows are in {args.out}; rerun the same command with --resume "
+                  "to continue", file=err)
+        else:
+            print("\ninterrupted before any row was written", file=err)
+        return 130
+    except CasigloError as exc:
+        print(f"error: {exc}", file=err)
+        return 2
+    except OSError as exc:  # the output: unwritable folder or file, disk full, I/O error
+        where = exc.filename or args.out
+        hint = ("; the rows committed so far are kept: fix this and rerun the same command with --resume"
+                if _resumable(args.out) else "")
+        print(f"error: cannot write {where}: {exc.strerror or exc}{hint}", file=err)
+        return 2
+
+
+def _physics_if_refused(spec: DetectorSpec, sentence: str) -> tuple[DetectorSpec, str]:
+    """The default detector (the installed model), or physics-only (saying why) when that model is
+    refused. A model or detector the user named is not replaced: the scan stops with the message."""
+    try:
+        cached_detector(spec)
+    except ModelMismatchError as exc:
+        return DetectorSpec("physics"), f"warning: model refused: {exc}\ndetector: physics (physics-only mode)"
+    return spec, sentence
+
+
+def _resumable(out: str) -> bool:
+    staging = out if out.lower().endswith(".csv") else out + ".partial.csv"
+    return os.path.exists(staging + ".progress.json")
+
+
+def _scan(args: argparse.Namespace, err) -> int:
     expanded = expand_inputs(args.inputs)
     for argument in expanded.missing:
         print(f"warning: {argument}: no such file, folder or glob match", file=err)
+    for folder, reason in expanded.unreadable:
+        print(f"warning: {folder}: folder not scanned ({reason})", file=err)
     if expanded.skipped:
         print(f"note: {len(expanded.skipped)} non-spectrum file(s) inside the folders were not scanned "
               f"(e.g. {expanded.skipped[0]}); name them explicitly to include them", file=err)
     if not expanded.files:
         print("error: no input files", file=err)
         return 2
-    try:
-        spec, sentence = resolve_spec(args.detector, args.model, threads=1)
-        print(sentence, file=err, flush=True)
-        summary = run_scan(expanded.files, args.out, spec, workers=args.workers, batch_size=args.batch_size,
-                           chunk_size=args.chunk_size, resume=args.resume, engine=args.engine,
-                           scheduler=args.scheduler, maps_dir=args.maps,
-                           progress=not args.no_progress, stream=err,
-                           read_options=ReadOptions(
-                               z_fg=args.z_fg, redshifts=os.path.abspath(args.redshifts) if args.redshifts else None))
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: committed rows are in {args.out}; rerun the same command with --resume "
-              "to continue", file=err)
-        return 130
-    except CasigloError as exc:
-        print(f"error: {exc}", file=err)
-        return 2
+    spec, sentence = resolve_spec(args.detector, args.model, threads=1)
+    if args.detector is None and args.model is None and spec.kind != "physics":
+        spec, sentence = _physics_if_refused(spec, sentence)
+    print(sentence, file=err, flush=True)
+    summary = run_scan(expanded.files, args.out, spec, workers=args.workers, batch_size=args.batch_size,
+                       chunk_size=args.chunk_size, resume=args.resume, engine=args.engine,
+                       scheduler=args.scheduler, maps_dir=args.maps,
+                       progress=not args.no_progress, stream=err,
+                       read_options=ReadOptions(
+                           z_fg=args.z_fg, redshifts=os.path.abspath(args.redshifts) if args.redshifts else None))
     print(summary.format(), file=err)
+    if expanded.unreadable:
+        print(f"error: {len(expanded.unreadable)} folder(s) could not be read; their files are not in the "
+              "table", file=err)
+        return 1
     return 0

@@ -141,11 +141,11 @@ def test_header_mapping_matches_astropy():
 
 
 def test_memory_mapped_large_files_give_the_same_spectra(monkeypatch):
-    """Files above MAX_READ_BYTES (MaNGA cubes) are memory-mapped instead of read whole: same spectra."""
-    from casiglo_gui.core.readers import direct
+    """Files above MAX_IN_MEMORY_BYTES (MaNGA cubes) are memory-mapped instead of read whole: same spectra."""
+    from casiglo_gui.core.readers import structure
 
     in_memory = [read_spectra(p, backend="direct") for p in (BOSS_LITE, SDSS_FULL)]
-    monkeypatch.setattr(direct, "MAX_READ_BYTES", 0)
+    monkeypatch.setattr(structure, "MAX_IN_MEMORY_BYTES", 0)
     with DirectSource(str(BOSS_LITE)) as source:
         assert source._mm is not None
     for path, expected in zip((BOSS_LITE, SDSS_FULL), in_memory):

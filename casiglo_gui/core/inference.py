@@ -101,9 +101,10 @@ class OnnxLineModel:
             raise ModelMismatchError(self.path, f"model lacks the named tensors {missing}")
         self.version: str = self.metadata.get("model_version", "")
         cal = self.metadata.get("lens_score_calibration")
-        self.calibration = LensCalibration.from_json(cal) if cal else LensCalibration()
+        self.calibration = _metadata_json(self.path, self.metadata, "lens_score_calibration",
+                                          LensCalibration.from_json, LensCalibration())
         self.calibrated = cal is not None
-        self.metrics: dict = json.loads(self.metadata["metrics"]) if "metrics" in self.metadata else {}
+        self.metrics: dict = _metadata_json(self.path, self.metadata, "metrics", _json_object, {})
 
     def predict_raw(self, x: np.ndarray, z_fg: np.ndarray, batch_size: int = DEFAULT_BATCH) -> dict[str, np.ndarray]:
         """All model outputs for network inputs ``x`` (n, N_PIXELS) and ``z_fg`` (n,), batched."""
@@ -135,6 +136,27 @@ class OnnxLineModel:
     def lens_score(self, lens_logit: np.ndarray) -> np.ndarray:
         """Calibrated probability that the spectrum holds a background source."""
         return self.calibration(lens_logit)
+
+
+def _metadata_json(path: Path, meta: dict[str, str], key: str, parse, default):
+    """``parse(meta[key])`` (``default`` when the key is absent or empty); a value that is not the JSON
+    expected (bad JSON, a missing field, a wrong type) refuses the model, so that callers fall back to
+    physics-only with this message instead of failing on a traceback."""
+    text = meta.get(key)
+    if not text:
+        return default
+    try:
+        return parse(text)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        what = f"missing field {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+        raise ModelMismatchError(path, f"invalid {key} metadata ({what[:200]})") from None
+
+
+def _json_object(text: str) -> dict:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a JSON object, found {type(value).__name__}")
+    return value
 
 
 def check_metadata(path: str | Path, meta: dict[str, str]) -> None:

@@ -43,6 +43,7 @@ N_ALTERNATIVES = 2
 # positive threshold (0.82-0.88 on the calibration sets), and 6-8% of ordinary galaxies there.
 REFINE_ABOVE = 0.5
 DISTINCT_PX = 3.0        # alternatives differ from the chosen solution and each other by more than this
+CNN_LINE_HINT_SNR = 2.5  # the network may raise a line's probability only where the fit sees SNR >= this
 # The physics search (~1 ms) runs where it can matter: a feature of at least GATE_BOX_SNR in a 3-pixel
 # box (any line of SNR >~ 6), or a network that leans towards a lens (logit >= GATE_CNN_LOGIT). On the
 # 121 real SDSS/BOSS galaxies of the shared set ~30% pass; the best score among the others was 0.21,
@@ -237,8 +238,11 @@ class EvidenceDetector:
         if cands.has_extra and np.isfinite(proposal["z_bg"][row]) and \
                 abs(float(shift_of_redshift(det.z_bg)) - float(shift_of_redshift(proposal["z_bg"][row]))) <= AGREE_PX:
             # At the network's own redshift its per-line view counts too (it sees line shapes a single
-            # width misses); elsewhere its probabilities describe another redshift and are ignored.
-            det.line_probability = np.maximum(det.line_probability, proposal["line_prob"][row])
+            # width misses) where the fit measures at least a hint of the line; elsewhere its
+            # probabilities describe another redshift and are ignored.
+            hint = np.nan_to_num(det.line_snr, nan=0.0) >= CNN_LINE_HINT_SNR
+            det.line_probability = np.where(hint, np.maximum(det.line_probability, proposal["line_prob"][row]),
+                                            det.line_probability)
         return det
 
     def _alternatives(self, i, cands, score, order) -> list[Solution]:

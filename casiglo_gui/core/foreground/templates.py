@@ -72,7 +72,7 @@ def _broadened(basis: TemplateBasis, step: int, continuum_only: bool) -> np.ndar
 @lru_cache(maxsize=1)
 def galaxy_eigenspectra() -> TemplateBasis:
     """The shipped SDSS galaxy eigenspectra (read on first use)."""
-    from ..readers.fitsfile import open_fits
+    from ..readers.registry import open_fits
 
     path = resources.files("casiglo_gui.core").joinpath("data", TEMPLATE_FILE)
     with resources.as_file(path) as real_path:

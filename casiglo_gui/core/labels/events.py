@@ -180,10 +180,17 @@ class LabelEvent:
         set_(self, "time", format_time(self.time))
         for name in ("z_bg", "score", "ra", "dec", "z_fg"):
             set_(self, name, _optional_float(name, getattr(self, name)))
+        # Out-of-range values are refused, never wrapped or clipped: a label must say what was given.
         if self.dec is not None and not -90.0 <= self.dec <= 90.0:
-            raise LabelValueError(f"dec {self.dec} is outside [-90, 90] degrees")
-        if self.ra is not None:
-            set_(self, "ra", self.ra % 360.0)
+            raise LabelValueError(f"dec {self.dec!r} is outside [-90, 90] degrees")
+        if self.ra is not None and not 0.0 <= self.ra < 360.0:
+            raise LabelValueError(f"ra {self.ra!r} is outside [0, 360) degrees")
+        for name in ("z_bg", "z_fg"):
+            value = getattr(self, name)
+            if value is not None and not value > -1.0:
+                raise LabelValueError(f"{name} {value!r} is not a redshift (1 + z must be positive)")
+        if self.score is not None and not 0.0 <= self.score <= 1.0:
+            raise LabelValueError(f"score {self.score!r} is outside [0, 1]")
         if (self.ra is None) != (self.dec is None):
             raise LabelValueError("ra and dec must be given together")
         lines = {}

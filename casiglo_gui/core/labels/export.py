@@ -29,7 +29,10 @@ File formats, chosen by extension: ``.csv``, ``.ecsv``, ``.fits``/``.fit``/``.ft
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import csv
+import itertools
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -155,22 +158,7 @@ def inspector_table(events_by_object: Sequence[tuple[str, Sequence[LabelEvent]]]
     name_prefix : str
         Survey acronym in the IAU-style names.
     """
-    threshold = GRADE_VALUE[_check_grade(min_grade)] if min_grade is not None else 0
-    rows: list[tuple[LabelEvent, Consensus]] = []
-    for object_id, events in events_by_object:
-        summary = consensus_of(object_id, events)
-        latest: dict[str, LabelEvent] = {}
-        adjudications = []
-        for event in events:
-            if event.adjudicated:
-                adjudications.append(event)
-            else:
-                latest[event.inspector] = event
-        for event in list(latest.values()) + adjudications:
-            if inspector is not None and event.inspector != inspector:
-                continue
-            if event.grade_value >= threshold:
-                rows.append((event, summary))
+    rows = list(_inspector_rows(events_by_object, min_grade, inspector))
     table = Table()
     table["name"] = _text_column("name", _names([(e.ra, e.dec) for e, _ in rows], name_prefix))
     table["object_id"] = _text_column("object_id", [e.object_id for e, _ in rows])
@@ -192,6 +180,81 @@ def inspector_table(events_by_object: Sequence[tuple[str, Sequence[LabelEvent]]]
     table["uid"] = _text_column("uid", [e.uid for e, _ in rows])
     _describe(table, consensus=False)
     return table
+
+
+def _inspector_rows(events_by_object: Iterable[tuple[str, Sequence[LabelEvent]]], min_grade: str | None,
+                    inspector: str | None) -> Iterator[tuple[LabelEvent, Consensus]]:
+    """The (event, its object's consensus) of every row of the per-inspector table, lazily."""
+    threshold = GRADE_VALUE[_check_grade(min_grade)] if min_grade is not None else 0
+    for object_id, events in events_by_object:
+        summary = consensus_of(object_id, events)
+        latest: dict[str, LabelEvent] = {}
+        adjudications = []
+        for event in events:
+            if event.adjudicated:
+                adjudications.append(event)
+            else:
+                latest[event.inspector] = event
+        for event in list(latest.values()) + adjudications:
+            if inspector is not None and event.inspector != inspector:
+                continue
+            if event.grade_value >= threshold:
+                yield event, summary
+
+
+INSPECTOR_COLUMNS = ("name", "object_id", "source", "inspector", "time", "ra", "dec", "z_fg", "z_bg", "grade",
+                     "adjudicated", "agreement", "n_inspectors", "lines_seen", "lines_rejected", "flags",
+                     "comment", "model_version", "score", "uid")
+
+
+def write_inspector_csv(events_by_object: Iterable[tuple[str, Sequence[LabelEvent]]], path: str | Path,
+                        min_grade: str | None = None, inspector: str | None = None, name_prefix: str = "SDSS",
+                        overwrite: bool = False, batch: int = 1000) -> int:
+    """:func:`inspector_table` written as CSV (same file as :func:`write_table` of it), streamed.
+
+    Memory holds ``batch`` rows, not the table: a store of a million events exports in flat memory.
+    The file is written to a temporary name and renamed, so a failed export leaves no partial table.
+    Returns the number of rows written.
+    """
+    path = Path(path)
+    if table_format(path) != "csv":
+        raise ExportError(path, "streamed export writes .csv only")
+    if path.exists() and not overwrite:
+        raise ExportError(path, "already exists (pass overwrite to replace it)")
+    tmp = path.with_name(path.name + ".partial")
+    count = 0
+    rows = _inspector_rows(events_by_object, min_grade, inspector)
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(INSPECTOR_COLUMNS)
+            while True:
+                chunk = list(itertools.islice(rows, batch))
+                if not chunk:
+                    break
+                names = _names([(e.ra, e.dec) for e, _ in chunk], name_prefix)
+                writer.writerows(_csv_row(name, event, summary) for name, (event, summary) in zip(names, chunk))
+                count += len(chunk)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return count
+
+
+def _csv_row(name: str, event: LabelEvent, summary: Consensus) -> list[str]:
+    """One per-inspector row as the CSV writer of :func:`write_table` writes it."""
+    def number(value) -> str:
+        return "" if value is None else repr(float(value))
+
+    def text(value: str) -> str:
+        return neutralise_formula_text(value)
+
+    return [text(name), text(event.object_id), text(event.source), text(event.inspector), text(event.time),
+            number(event.ra), number(event.dec), number(event.z_fg), number(event.z_bg), text(event.grade),
+            str(bool(event.adjudicated)), repr(float(summary.agreement)), str(int(summary.n_inspectors)),
+            text(_words(event.lines_seen)), text(_words(event.lines_rejected)), text(_words(sorted(event.flags))),
+            text(event.comment), text(event.model_version or ""), number(event.score), text(event.uid)]
 
 
 def _check_grade(grade: str) -> str:

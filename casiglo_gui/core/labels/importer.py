@@ -15,14 +15,21 @@ neutralisation) is removed, so a text that really starts with an apostrophe must
 Each row becomes one :class:`LabelEvent`. Rows without a ``uid`` get one derived from the inspector and
 the row's text, so importing the same file twice stores nothing new. Bad rows are reported with their
 line number in the file (the first line of a row that spans several lines) and skipped; the good
-rows are stored together in one transaction.
+rows are stored together in one transaction, streamed (memory does not grow with the file).
+
+Values are taken as written or refused, never rewritten: numbers must be plain decimal numbers
+(``1_000``, ``0x10``, ``inf`` are refused), positions and redshifts must be in range (``ra=400`` is a
+bad row, not 40), a header naming a column twice is refused as a whole (which one would count?), and a
+cell over ``MAX_CELL_CHARS`` is a bad row, not a failed file.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +46,12 @@ KNOWN = REQUIRED + (
 # Columns of our own exports that are derived, not labels: ignored without comment.
 DERIVED = ("name", "agreement", "n_inspectors", "mean_grade", "needs_adjudication", "inspectors")
 _MISSING = {"", "nan", "--", "null", "none"}
+# A plain decimal number (Python's float() would also take '1_000', 'inf', ' 1e5 ' and 'infinity').
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# Longest cell accepted (a comment of a few pages); longer cells make a bad row, not a failed import.
+MAX_CELL_CHARS = 128 * 1024
+# The csv module's own limit, above MAX_CELL_CHARS so that a long cell is reported by its row.
+_CSV_FIELD_LIMIT = 16 * 1024 * 1024
 _TRUE = {"true", "t", "1", "yes", "y"}
 _FALSE = {"false", "f", "0", "no", "n", ""}
 
@@ -73,11 +86,12 @@ def _number(row: dict, name: str) -> float | None:
     text = row.get(name, "").strip()
     if text.lower() in _MISSING:
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{name} {text!r} is not a number") from None
-    return None if math.isnan(value) else value
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(f"{name} {text!r} is not a number")
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} {text!r} is out of range")
+    return value
 
 
 def _grade(text: str) -> str:
@@ -132,13 +146,16 @@ def _rows(path: Path, report: ImportReport, have_inspector: bool) -> Iterator[tu
         handle = open(path, newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise LabelImportError(path, f"cannot be opened: {exc.strerror or exc}") from exc
-    with handle:
+    with handle, _csv_field_limit(_CSV_FIELD_LIMIT):
         reader = csv.reader(handle)
         try:
             header = next(reader, None)
             if header is None:
                 raise LabelImportError(path, "is empty (expected a CSV header with object_id, grade)")
             names = [h.strip().lower() for h in header]
+            twice = sorted({name for name in names if name and names.count(name) > 1})
+            if twice:
+                raise LabelImportError(path, f"the header names column(s) {', '.join(twice)} more than once")
             missing = [name for name in REQUIRED if name not in names]
             if missing:
                 raise LabelImportError(path, f"has no {', '.join(missing)} column (header: {', '.join(names)})")
@@ -154,11 +171,26 @@ def _rows(path: Path, report: ImportReport, have_inspector: bool) -> Iterator[tu
                 if len(cells) != len(names):
                     report.bad_rows.append((line, f"{len(cells)} cells, the header has {len(names)}"))
                     continue
+                longest = max(range(len(cells)), key=lambda k: len(cells[k]))
+                if len(cells[longest]) > MAX_CELL_CHARS:
+                    report.bad_rows.append((line, f"{names[longest]} is {len(cells[longest]):,} characters long "
+                                                  f"(at most {MAX_CELL_CHARS:,})"))
+                    continue
                 yield line, {n: restore_formula_text(c) for n, c in zip(names, cells)}
         except UnicodeDecodeError as exc:
             raise LabelImportError(path, f"is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
         except csv.Error as exc:
             raise LabelImportError(path, f"is not valid CSV near line {reader.line_num}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _csv_field_limit(limit: int):
+    """The csv module's field size limit (process-wide) raised for the duration of one import."""
+    previous = csv.field_size_limit(limit)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
 
 
 def import_csv(store: LabelStore, path: str | Path, inspector: str | None = None) -> ImportReport:
@@ -184,14 +216,20 @@ def import_csv(store: LabelStore, path: str | Path, inspector: str | None = None
     """
     path = Path(path)
     report = ImportReport(path=str(path))
-    events: list[LabelEvent] = []
-    for line, row in _rows(path, report, have_inspector=bool(inspector and inspector.strip())):
-        try:
-            events.append(event_from_row(row, inspector))
-        except ValueError as exc:
-            report.bad_rows.append((line, str(exc)))
+    good = 0
+
+    def events() -> Iterator[LabelEvent]:
+        nonlocal good
+        for line, row in _rows(path, report, have_inspector=bool(inspector and inspector.strip())):
+            try:
+                event = event_from_row(row, inspector)
+            except ValueError as exc:
+                report.bad_rows.append((line, str(exc)))
+                continue
+            good += 1
+            yield event
+
+    report.stored = store.append_events(events(), skip_duplicates=True)
     report.bad_rows.sort()
-    stored = store.add_events(events, skip_duplicates=True)
-    report.stored = len(stored)
-    report.duplicates = len(events) - len(stored)
+    report.duplicates = good - report.stored
     return report

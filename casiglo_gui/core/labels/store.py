@@ -51,6 +51,7 @@ APPLICATION_NAME = "casiglo-labels"
 APPLICATION_ID = 0x43534C42
 DB_FILENAME = "labels.sqlite3"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+_SQLITE_HEADER_BYTES = 100  # the database header; application_id is at bytes 68-71
 
 
 def default_db_path() -> Path:
@@ -196,10 +197,12 @@ class LabelStore:
             raise LabelStoreError(path, "is a folder, not a label database file")
         if path.exists():
             with open(path, "rb") as handle:
-                head = handle.read(len(_SQLITE_MAGIC))
-            if head and head != _SQLITE_MAGIC:
+                head = handle.read(_SQLITE_HEADER_BYTES)
+            if head and not head.startswith(_SQLITE_MAGIC):
                 raise CorruptDatabaseError(path, "is not an SQLite database (wrong file header); "
                                                  "refusing to replace it with a new label store")
+            if head:
+                self._refuse_foreign(head)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -210,6 +213,32 @@ class LabelStore:
             raise LabelStoreError(path, f"cannot open: {exc}") from exc
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
         return conn
+
+    def _refuse_foreign(self, head: bytes) -> None:
+        """Refuse another program's SQLite file before any read-write connection exists.
+
+        A read-write connection may change a file merely by closing (SQLite checkpoints a WAL into the
+        database), so the checks use the raw header and, if that is not conclusive, a read-only
+        connection: a file that is not ours is left byte-for-byte untouched.
+        """
+        application_id = int.from_bytes(head[68:72], "big") if len(head) >= 72 else 0
+        if application_id not in (0, APPLICATION_ID):
+            raise ForeignDatabaseError(self.path, f"is an SQLite database of another program (application_id "
+                                                  f"{application_id}, a CASIGLO label store has {APPLICATION_ID})")
+        if application_id == APPLICATION_ID:
+            return
+        try:
+            probe = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error as exc:
+            raise LabelStoreError(self.path, f"cannot open: {exc}") from exc
+        try:
+            tables = {row[0] for row in probe.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables:
+                self._check_marker(tables, probe)
+        except sqlite3.DatabaseError as exc:
+            raise CorruptDatabaseError(self.path, f"is not a readable SQLite database ({exc})") from exc
+        finally:
+            probe.close()
 
     def _prepare(self) -> None:
         path = self.path
@@ -235,12 +264,13 @@ class LabelStore:
     def _table_names(self) -> set[str]:
         return {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
-    def _check_marker(self, tables: set[str]) -> None:
+    def _check_marker(self, tables: set[str], conn: sqlite3.Connection | None = None) -> None:
         found = ", ".join(sorted(t for t in tables if not t.startswith("sqlite_"))[:8]) or "none"
         if "casiglo_meta" not in tables:
             raise ForeignDatabaseError(self.path, "is an SQLite database but not a CASIGLO label store "
                                                   f"(no casiglo_meta table; tables: {found})")
-        row = self._conn.execute("SELECT value FROM casiglo_meta WHERE key = 'application'").fetchone()
+        conn = self._conn if conn is None else conn
+        row = conn.execute("SELECT value FROM casiglo_meta WHERE key = 'application'").fetchone()
         if row is None or row[0] != APPLICATION_NAME:
             raise ForeignDatabaseError(self.path, f"casiglo_meta says application={row and row[0]!r}, "
                                                   f"not {APPLICATION_NAME!r}")
@@ -314,9 +344,27 @@ class LabelStore:
             If True, events whose ``uid`` is already stored are skipped (re-importing a file is
             harmless); if False they raise :class:`DuplicateEventError` and nothing is stored.
         """
-        events = list(events)
         stored: list[LabelEvent] = []
+        self._insert(events, skip_duplicates,
+                     lambda event, event_id: stored.append(dataclasses.replace(event, event_id=event_id)))
+        return stored
+
+    def append_events(self, events: Iterable[LabelEvent], skip_duplicates: bool = False) -> int:
+        """:meth:`add_events` for streams: the events are consumed one by one (memory does not grow
+        with their number) in one transaction; returns how many were stored. An exception raised by
+        the iterable rolls the whole transaction back."""
+        count = 0
+
+        def counted(_event: LabelEvent, _event_id: int) -> None:
+            nonlocal count
+            count += 1
+
+        self._insert(events, skip_duplicates, counted)
+        return count
+
+    def _insert(self, events: Iterable[LabelEvent], skip_duplicates: bool, on_stored) -> None:
         recorded = utc_now_iso()
+        verb = "INSERT OR IGNORE" if skip_duplicates else "INSERT"
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -326,7 +374,6 @@ class LabelStore:
                 for event in events:
                     if not isinstance(event, LabelEvent):
                         raise TypeError(f"expected a LabelEvent, got {type(event).__name__}")
-                    verb = "INSERT OR IGNORE" if skip_duplicates else "INSERT"
                     cursor = self._conn.execute(
                         f"{verb} INTO events (uid, object_id, source, inspector, time_utc, adjudicated, "
                         "grade, z_bg, lines_json, flags, comment, model_version, score, ra, dec, z_fg, "
@@ -337,7 +384,7 @@ class LabelStore:
                          event.ra, event.dec, event.z_fg, recorded),
                     )
                     if cursor.rowcount == 1:
-                        stored.append(dataclasses.replace(event, event_id=cursor.lastrowid))
+                        on_stored(event, cursor.lastrowid)
                 self._conn.execute("COMMIT")
             except sqlite3.IntegrityError as exc:
                 self._rollback()
@@ -350,7 +397,6 @@ class LabelStore:
             except BaseException:
                 self._rollback()
                 raise
-        return stored
 
     def _rollback(self) -> None:
         if self._conn.in_transaction:
@@ -370,13 +416,37 @@ class LabelStore:
         return self._query(f"SELECT {_COLUMNS} FROM events WHERE inspector = ? ORDER BY event_id",
                            (inspector,))
 
-    def iter_events_by_object(self) -> Iterator[tuple[str, list[LabelEvent]]]:
-        """``(object_id, events in time order)`` for every object, objects in order of first grading."""
-        groups: dict[str, list[LabelEvent]] = {}
-        for event in self._query(f"SELECT {_COLUMNS} FROM events ORDER BY event_id"):
-            groups.setdefault(event.object_id, []).append(event)
-        for object_id, events in groups.items():
-            yield object_id, sorted(events, key=_sort_key)
+    def iter_events_by_object(self, batch: int = 500) -> Iterator[tuple[str, list[LabelEvent]]]:
+        """``(object_id, events in time order)`` for every object, objects in order of first grading.
+
+        Streamed: SQLite orders the events and they are fetched ``batch`` rows at a time, so memory holds
+        one object's events, not the store's (an export of a million events stays flat).
+        """
+        columns = ", ".join(f"e.{name.strip()}" for name in _COLUMNS.split(","))
+        cursor = self._conn.cursor()
+        with self._lock:
+            cursor.execute(
+                f"SELECT {columns} FROM events e JOIN (SELECT object_id, MIN(event_id) AS first_id FROM events "
+                "GROUP BY object_id) f ON e.object_id = f.object_id ORDER BY f.first_id, e.time_utc, e.event_id")
+        try:
+            current: str | None = None
+            group: list[LabelEvent] = []
+            while True:
+                with self._lock:
+                    rows = cursor.fetchmany(batch)
+                if not rows:
+                    break
+                for row in rows:
+                    event = _event_from_row(row)
+                    if event.object_id != current and group:
+                        yield current, group
+                        group = []
+                    current = event.object_id
+                    group.append(event)
+            if group:
+                yield current, group
+        finally:
+            cursor.close()
 
     def history(self, object_id: str) -> list[LabelEvent]:
         """All events of one object (every inspector, adjudications included), oldest first."""

@@ -10,10 +10,10 @@ FITS back-end: a fast direct reader for uncompressed files, falling back to fits
 not installed); ``backend=`` picks one. All give identical spectra.
 """
 from .registry import (  # noqa: F401
-    READERS, Reader, check_file, identify, identify_path, iter_spectra, open_source, read_spectra,
-    read_spectrum, register_reader,
+    READERS, Reader, check_file, identify, identify_path, iter_spectra, open_fits, open_source,
+    read_spectra, read_spectrum, register_reader,
 )
-from .fitsfile import BACKENDS, DEFAULT_BACKEND, FALLBACK_BACKEND, open_fits  # noqa: F401
+from .fitsfile import BACKENDS, DEFAULT_BACKEND, FALLBACK_BACKEND  # noqa: F401
 from . import sdss  # noqa: F401  (registers itself)
 from . import desi  # noqa: F401  (registers the DESI readers)
 from .manga import MangaCube, open_cube  # noqa: F401  (registers the MaNGA readers)

@@ -27,9 +27,37 @@ BACKENDS = ("direct", "fitsio", "astropy") if fitsio is not None else ("direct",
 FALLBACK_BACKEND = BACKENDS[1]
 DEFAULT_BACKEND = "auto"
 
-# Exceptions the FITS libraries raise on damaged input; the registry turns them into SpectrumReadError.
-FITS_ERRORS = (OSError, ValueError, TypeError, IndexError, KeyError, EOFError, RuntimeError,
-               OverflowError, MemoryError, AttributeError, ZeroDivisionError)
+# What fitsio and astropy raise on damaged input (besides astropy's VerifyError and assertions). Caught
+# only around their own calls (``_library_calls``), so that a bug in a reader is not reported as a
+# damaged file.
+LIBRARY_ERRORS = (OSError, ValueError, TypeError, IndexError, KeyError, EOFError, RuntimeError,
+                  OverflowError, MemoryError, AttributeError, ZeroDivisionError, AssertionError)
+
+# The name readers that call astropy themselves (MaNGA cubes) catch around those calls.
+FITS_ERRORS = LIBRARY_ERRORS
+
+
+class Unsupported(ValueError):
+    """A valid FITS feature a back-end does not implement; the registry tries the next back-end."""
+
+
+class DamagedFitsError(ValueError):
+    """A FITS library could not read part of a file that passed the structure check.
+
+    The message names the HDU and the library, never the library's own text: that can hold decode
+    positions or cfitsio's error stack from earlier files, and would make tables depend on what a
+    process read before.
+    """
+
+
+@contextmanager
+def _library_calls(source: "FitsSource", what: str, extra: tuple = ()):
+    """Turn a FITS library's exception during ``what`` into :class:`DamagedFitsError`."""
+    try:
+        yield
+    except LIBRARY_ERRORS + extra as exc:
+        raise DamagedFitsError(f"damaged FITS data: {source.backend} could not read {what} "
+                               f"({type(exc).__name__})") from None
 
 
 def astropy_fits():
@@ -96,10 +124,6 @@ class FitsSource:
     def close(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _declared_end(self) -> int | None:  # pragma: no cover - abstract
-        """Byte offset where the last HDU's data ends according to the headers (None if unknown)."""
-        raise NotImplementedError
-
     # -- shared --------------------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.names)
@@ -109,25 +133,6 @@ class FitsSource:
 
     def __exit__(self, *exc):
         self.close()
-
-    def check_complete(self) -> None:
-        """Raise ValueError if an uncompressed file is shorter than its headers declare.
-
-        The FITS libraries read the HDUs a reader asks for and would not notice a file cut inside a later
-        HDU (e.g. the per-exposure tables of a full spec file); a cut file is refused as a whole.
-        """
-        if self.path.lower().endswith(".gz") or self._is_gzip():
-            return
-        import os
-
-        end = self._declared_end()
-        size = os.path.getsize(self.path)
-        if end is not None and size < end:
-            raise ValueError(f"truncated FITS file: {size} bytes, but its headers declare {end}")
-
-    def _is_gzip(self) -> bool:
-        with open(self.path, "rb") as handle:
-            return handle.read(2) == b"\x1f\x8b"
 
     def index(self, name: str) -> int | None:
         """Index of the first HDU called ``name`` (case-insensitive), or None."""
@@ -176,7 +181,7 @@ class _AstropySource(FitsSource):
         self._handle = open(path, "rb")
         self._headers: dict[int, dict] = {}
         try:
-            with self._guard():
+            with self._guard("the HDU list"):
                 self._hdul = fits.open(self._handle, memmap=memmap, lazy_load_hdus=False)
                 self.names = [str(hdu.name).strip().upper() for hdu in self._hdul]
         except BaseException:
@@ -184,22 +189,19 @@ class _AstropySource(FitsSource):
             raise
 
     @contextmanager
-    def _guard(self):
-        """Record astropy's warnings about damaged cards; turn its verification errors into ValueError."""
-        VerifyError = astropy_fits().verify.VerifyError
-
+    def _guard(self, what: str):
+        """Record astropy's warnings about damaged cards; its errors become DamagedFitsError."""
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                yield
-            except (VerifyError, AssertionError) as exc:  # astropy asserts on some malformed column cards
-                raise ValueError(f"invalid FITS header: {exc}") from None
+                with _library_calls(self, what, (astropy_fits().verify.VerifyError,)):
+                    yield
             finally:
                 self.warnings.extend(f"{w.category.__name__}: {w.message}" for w in caught)
 
     def header(self, ext: int) -> Mapping:
         if ext not in self._headers:
-            with self._guard():
+            with self._guard(f"the header of HDU {ext}"):
                 header = self._hdul[ext].header
                 self._headers[ext] = {key.upper(): _plain(value) for key, value in header.items()
                                       if key and key not in ("COMMENT", "HISTORY")}
@@ -208,17 +210,17 @@ class _AstropySource(FitsSource):
     def column_names(self, ext: int) -> list[str]:
         if not self.is_table(ext):
             return []
-        with self._guard():
+        with self._guard(f"the columns of HDU {ext}"):
             return [str(name) for name in self._hdul[ext].columns.names]
 
     def nrows(self, ext: int) -> int:
         return int(self.header(ext).get("NAXIS2", 0)) if self.is_table(ext) else 0
 
     def _read_columns(self, ext, columns, rows):
-        with self._guard():
+        with self._guard(f"the table of HDU {ext}"):
             data = self._hdul[ext].data
             if data is None:
-                raise ValueError(f"HDU {ext} has no rows")
+                raise ValueError("no rows")
             out = {}
             for name in columns:
                 column = data[name] if rows is None else data[name][list(rows)]
@@ -226,24 +228,16 @@ class _AstropySource(FitsSource):
         return out
 
     def read_image(self, ext: int) -> np.ndarray:
-        with self._guard():
+        with self._guard(f"the image of HDU {ext}"):
             data = self._hdul[ext].data
             data = None if data is None else native(np.array(data))
         if data is None:
-            raise ValueError(f"HDU {ext} has no data")
+            raise DamagedFitsError(f"HDU {ext} has no data")
         return data
-
-    def _declared_end(self) -> int | None:
-        with self._guard():
-            last = self._hdul[-1]
-            offset, size = getattr(last, "_data_offset", None), getattr(last, "_data_size", None)
-        if offset is None or size is None:
-            return None
-        return int(offset) + int(size)
 
     def close(self) -> None:
         try:
-            with self._guard():
+            with self._guard("the file (closing)"):
                 self._hdul.close()
         finally:
             self._handle.close()
@@ -264,10 +258,12 @@ class _FitsioSource(FitsSource):
         super().__init__(path)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            self._fits = fitsio.FITS(path)
+            with _library_calls(self, "the HDU list"):
+                self._fits = fitsio.FITS(path)
             try:
-                self._hdus = list(self._fits)
-                self.names = [str(hdu.get_extname()).strip().upper() for hdu in self._hdus]
+                with _library_calls(self, "the HDU list"):
+                    self._hdus = list(self._fits)
+                    self.names = [str(hdu.get_extname()).strip().upper() for hdu in self._hdus]
                 if self.names:
                     self.names[0] = self.names[0] or "PRIMARY"
             except BaseException:
@@ -278,89 +274,59 @@ class _FitsioSource(FitsSource):
 
     def header(self, ext: int) -> Mapping:
         if ext not in self._headers:
-            header = self._hdus[ext].read_header()
-            self._headers[ext] = {key.upper(): _plain(header[key]) for key in header.keys()
-                                  if key and key not in ("COMMENT", "HISTORY", "")}
+            with _library_calls(self, f"the header of HDU {ext}"):
+                header = self._hdus[ext].read_header()
+                self._headers[ext] = {key.upper(): _plain(header[key]) for key in header.keys()
+                                      if key and key not in ("COMMENT", "HISTORY", "")}
         return self._headers[ext]
 
     def column_names(self, ext: int) -> list[str]:
         if not self.is_table(ext):
             return []
-        return list(self._hdus[ext].get_colnames())
+        with _library_calls(self, f"the columns of HDU {ext}"):
+            return list(self._hdus[ext].get_colnames())
 
     def nrows(self, ext: int) -> int:
-        return int(self._hdus[ext].get_nrows()) if self.is_table(ext) else 0
+        if not self.is_table(ext):
+            return 0
+        with _library_calls(self, f"the table of HDU {ext}"):
+            return int(self._hdus[ext].get_nrows())
 
     def _read_columns(self, ext, columns, rows):
         hdu = self._hdus[ext]
         if rows is not None:
             rows = np.asarray(rows, dtype=np.int64)
-        data = hdu.read(columns=list(columns), rows=rows)
-        return {name: _strip_strings(np.array(data[name])) for name in columns}
+        with _library_calls(self, f"the table of HDU {ext}"):
+            data = hdu.read(columns=list(columns), rows=rows)
+            return {name: _strip_strings(np.array(data[name])) for name in columns}
 
     def read_image(self, ext: int) -> np.ndarray:
-        data = self._hdus[ext].read()
+        with _library_calls(self, f"the image of HDU {ext}"):
+            data = self._hdus[ext].read()
         if data is None:
-            raise ValueError(f"HDU {ext} has no data")
+            raise DamagedFitsError(f"HDU {ext} has no data")
         return native(np.array(data))
 
-    def _declared_end(self) -> int | None:
-        end = self._hdus[-1]._info.get("data_end")
-        return None if end is None else int(end)
-
     def close(self) -> None:
-        self._fits.close()
+        with _library_calls(self, "the file (closing)"):
+            self._fits.close()
 
 
-def backend_chain(path: str, backend: str | None = None, compressed: bool | None = None) -> list[str]:
-    """Back-ends to try in order: the one asked for, or (``None``/``"auto"``) the direct reader for
-    uncompressed files, then fitsio (astropy where fitsio is not installed)."""
-    if backend not in (None, "auto"):
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown FITS back-end {backend!r}; choose from {BACKENDS}")
-        return [backend]
-    if compressed is None:
-        compressed = _gzip_magic(path)
-    return [FALLBACK_BACKEND] if compressed else ["direct", FALLBACK_BACKEND]
-
-
-def open_fits(path: str, backend: str = "fitsio", compressed: bool | None = None) -> FitsSource:
-    """Open ``path`` with one back-end: ``"direct"``, ``"fitsio"`` or ``"astropy"``.
-
-    ``compressed`` says whether the file is gzip-compressed when the caller already knows (else the
-    file's first bytes are looked at).
-
-    Raises whatever the back-end raises on a damaged file (see ``FITS_ERRORS``); the registry converts
-    those into :class:`~casiglo_gui.core.errors.SpectrumReadError`.
-    """
-    if backend == "direct":
-        from .direct import DirectSource
-
-        if compressed is None:
-            compressed = path.lower().endswith(".gz") or _gzip_magic(path)
-        if compressed:
-            from .direct import Unsupported
-
-            raise Unsupported("the direct back-end does not read gzip-compressed files")
-        return DirectSource(path)
+def open_library_source(path: str, backend: str, n_hdus: int) -> FitsSource:
+    """Open ``path`` with a FITS library back-end, ``"fitsio"`` or ``"astropy"``; damaged files raise
+    :class:`DamagedFitsError`. Call it only for a file :func:`.structure.inspect_file` has passed,
+    which found ``n_hdus`` HDUs: a library that stops earlier (fitsio silently drops an HDU whose
+    header it cannot parse) is refusing that HDU, and saying so beats "not a recognised file"."""
     if backend == "fitsio":
         if fitsio is None:
             raise ValueError("the fitsio back-end was asked for but fitsio is not installed")
-        return _checked(_FitsioSource(path))
-    if backend == "astropy":
-        return _checked(_AstropySource(path))
-    raise ValueError(f"unknown FITS back-end {backend!r}; choose from {BACKENDS}")
-
-
-def _gzip_magic(path: str) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"
-
-
-def _checked(source: FitsSource) -> FitsSource:
-    try:
-        source.check_complete()
-    except BaseException:
+        source = _FitsioSource(path)
+    elif backend == "astropy":
+        source = _AstropySource(path)
+    else:
+        raise ValueError(f"unknown FITS back-end {backend!r}; choose from {BACKENDS}")
+    if len(source.names) < n_hdus:
         source.close()
-        raise
+        raise DamagedFitsError(f"damaged FITS header: {backend} could not parse the header of HDU "
+                               f"{len(source.names)} (its column or keyword cards are invalid)")
     return source

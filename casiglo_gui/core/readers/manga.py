@@ -206,17 +206,8 @@ class MangaCube:
     def _open_fits(self, path: str):
         fits = astropy_fits()
 
-        check_file(path)
-        compressed = path.lower().endswith(".gz")
-        hdul = fits.open(path, memmap=not compressed, lazy_load_hdus=False)
-        if not compressed:
-            last = hdul[-1]
-            end = int(getattr(last, "_data_offset", 0) or 0) + int(getattr(last, "_data_size", 0) or 0)
-            if os.path.getsize(path) < end:
-                hdul.close()
-                raise SpectrumReadError(path, f"truncated FITS file: {os.path.getsize(path)} bytes, but its "
-                                              f"headers declare {end}")
-        return hdul
+        compressed = check_file(path)  # the whole structure, truncation included, for every back-end
+        return fits.open(path, memmap=not compressed, lazy_load_hdus=False)
 
     def _open(self, model_cube, z_fg) -> None:
         self._hdul = self._open_fits(self.path)

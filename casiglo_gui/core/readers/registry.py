@@ -1,11 +1,12 @@
 """One registry of readers. Each reader is a cheap identifier (looks at HDU names and headers, never at the
-file name) plus a loader. The registry owns the boundary: whatever goes wrong inside a FITS library or a
-loader leaves here as a :class:`~casiglo_gui.core.errors.SpectrumReadError` naming the file and the reason.
+file name) plus a loader. The registry owns the boundary: every file first passes the structure check
+(:mod:`.structure`: truncation, gzip integrity, structural cards, size limits), and damage found there,
+by a FITS library (:class:`~.fitsfile.DamagedFitsError`) or by a loader leaves here as a
+:class:`~casiglo_gui.core.errors.SpectrumReadError` naming the file and the reason. Anything else
+raised inside a loader is a bug and propagates as such.
 """
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +14,11 @@ from typing import Callable
 
 from ..errors import SpectrumReadError
 from ..spectrum import Spectrum
-from .fitsfile import FALLBACK_BACKEND, FITS_ERRORS, FitsSource, backend_chain, open_fits
+from .fitsfile import (
+    BACKENDS, FALLBACK_BACKEND, DamagedFitsError, FitsSource, Unsupported, open_library_source,
+)
 from .options import DEFAULT_OPTIONS, ReadOptions
-
-FITS_MAGIC = b"SIMPLE  ="
-GZIP_MAGIC = b"\x1f\x8b"
+from .structure import FileLayout, inspect_file
 
 
 @dataclass(frozen=True)
@@ -55,60 +56,54 @@ def register_reader(name: str, identify: Callable[[FitsSource], bool], priority:
 
 
 def check_file(path: str) -> bool:
-    """Refuse, with a specific reason, paths that cannot be a FITS file before any library sees them.
+    """Check the whole structure of ``path`` before any library sees it (:func:`.structure.inspect_file`);
+    a damaged, truncated or oversized file raises ``SpectrumReadError`` with the reason.
 
     Returns
     -------
     bool
         True if the file is gzip-compressed.
     """
+    return inspect_file(path).compressed
+
+
+def backend_chain(backend: str | None, compressed: bool) -> list[str]:
+    """Back-ends to try in order: the one asked for, or (``None``/``"auto"``) the direct reader for
+    uncompressed files, then fitsio (astropy where fitsio is not installed)."""
+    if backend not in (None, "auto"):
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown FITS back-end {backend!r}; choose from {BACKENDS}")
+        return [backend]
+    return [FALLBACK_BACKEND] if compressed else ["direct", FALLBACK_BACKEND]
+
+
+def open_fits(path: str | Path, backend: str = "fitsio", layout: FileLayout | None = None) -> FitsSource:
+    """Open ``path`` with one back-end: ``"direct"``, ``"fitsio"`` or ``"astropy"``, after the structure
+    check (``layout`` when the caller already has it).
+
+    Raises
+    ------
+    SpectrumReadError
+        The structure check failed, or the library could not read the file.
+    Unsupported
+        The direct back-end does not implement a feature of this file (try another back-end).
+    """
+    path = str(path)
+    layout = inspect_file(path) if layout is None else layout
+    if backend == "direct":
+        from .direct import DirectSource
+
+        return DirectSource(path, layout)
     try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise SpectrumReadError(path, "file not found") from None
-    except OSError as exc:
-        raise SpectrumReadError(path, f"cannot be opened ({exc.strerror or exc})") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise SpectrumReadError(path, "is a folder, not a file")
-    size = info.st_size
-    if size == 0:
-        raise SpectrumReadError(path, "file is empty (0 bytes)")
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(len(FITS_MAGIC))
-    except OSError as exc:
-        raise SpectrumReadError(path, f"cannot be opened ({exc.strerror or exc})") from None
-    if head.startswith(GZIP_MAGIC):
-        return True  # the FITS libraries decompress transparently; they judge the content
-    if head != FITS_MAGIC:
-        raise SpectrumReadError(path, "not a FITS file (it does not start with 'SIMPLE  =')")
-    if size % 2880 != 0:
-        raise SpectrumReadError(path, f"truncated FITS file ({size} bytes is not a whole number of "
-                                      "2880-byte FITS blocks)")
-    return False
+        return open_library_source(path, backend, len(layout.hdus))
+    except DamagedFitsError as exc:
+        raise SpectrumReadError(path, str(exc)) from None
 
 
 def open_source(path: str | Path, backend: str | None = None) -> FitsSource:
-    """Open ``path`` with one back-end (default: fitsio, else astropy) after :func:`check_file`; damaged
-    files raise ``SpectrumReadError``."""
-    path = str(path)
-    compressed = check_file(path)
-    return _open_checked(path, backend or FALLBACK_BACKEND, compressed)
-
-
-def _open_checked(path: str, backend: str, compressed: bool) -> FitsSource:
-    """:func:`open_fits` for a path that :func:`check_file` has passed."""
-    try:
-        return open_fits(path, backend, compressed=compressed)
-    except FITS_ERRORS as exc:
-        raise SpectrumReadError(path, f"not a readable FITS file ({_describe(exc)})") from None
-
-
-def _describe(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    if len(text) > 200:
-        text = text[:200] + "..."
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    """Open ``path`` with one back-end (default: fitsio, else astropy) after the structure check;
+    damaged files raise ``SpectrumReadError``."""
+    return open_fits(path, backend or FALLBACK_BACKEND)
 
 
 def identify(source: FitsSource) -> Reader | None:
@@ -129,14 +124,14 @@ def identify_path(path: str | Path, backend: str | None = None) -> str | None:
     in :func:`iter_spectra`.
     """
     path = str(path)
-    compressed = check_file(path)
-    chain = backend_chain(path, backend, compressed)
+    layout = inspect_file(path)
+    chain = backend_chain(backend, layout.compressed)
     for attempt, name in enumerate(chain):
         try:
-            source = _open_checked(path, name, compressed)
-        except SpectrumReadError:
+            source = open_fits(path, name, layout)
+        except (SpectrumReadError, Unsupported) as exc:
             if attempt == len(chain) - 1:
-                raise
+                raise _as_read_error(path, name, exc) from None
             continue
         with source:
             reader = identify(source)
@@ -160,14 +155,15 @@ def iter_spectra(path: str | Path, backend: str | None = None,
         FITS library. By default the fast direct reader is tried first on uncompressed files and fitsio
         (or astropy) reads whatever it cannot; all give identical spectra. A file the loader refuses for
         its content (e.g. a dead fibre) is not read again by the next back-end: the verdict would be the
-        same.
+        same. When every back-end fails, the first one's reason is given (the direct reader's own
+        reasons are the most specific).
     options : ReadOptions, optional
         ``--z-fg``, ``--redshifts`` and whether to fit missing foreground models.
 
     Raises
     ------
     SpectrumReadError
-        Missing, empty, non-FITS, truncated or unrecognised file, or unusable data.
+        Missing, empty, non-FITS, truncated, oversized or unrecognised file, or unusable data.
     """
     options = DEFAULT_OPTIONS if options is None else options
     spectra = _iter_any_backend(str(path), backend, options)
@@ -179,21 +175,33 @@ def iter_spectra(path: str | Path, backend: str | None = None,
 
 
 def _iter_any_backend(path: str, backend: str | None, options: ReadOptions) -> Iterator[Spectrum]:
-    compressed = check_file(path)
-    chain = backend_chain(path, backend, compressed)
-    for attempt, name in enumerate(chain):
+    layout = inspect_file(path)
+    chain = backend_chain(backend, layout.compressed)
+    first_error: SpectrumReadError | None = None
+    for name in chain:
         yielded = False
         try:
-            for spectrum in _iter_with(path, name, compressed, options):
+            for spectrum in _iter_with(path, name, layout, options):
                 yielded = True
                 yield spectrum
             return
         except _LoaderVerdict as verdict:
             raise verdict.error from None
-        except SpectrumReadError:
+        except (SpectrumReadError, Unsupported) as exc:
             # A later back-end gets its chance unless spectra were already handed out (no duplicates).
-            if yielded or attempt == len(chain) - 1:
-                raise
+            error = _as_read_error(path, name, exc)
+            if yielded:
+                raise error from None
+            if first_error is None and not isinstance(exc, Unsupported):
+                first_error = error
+            if name == chain[-1]:
+                raise (first_error or error) from None
+
+
+def _as_read_error(path: str, backend: str, exc: Exception) -> SpectrumReadError:
+    if isinstance(exc, SpectrumReadError):
+        return exc
+    return SpectrumReadError(path, f"the {backend} back-end cannot read it ({exc})")
 
 
 class _LoaderVerdict(Exception):
@@ -205,8 +213,8 @@ class _LoaderVerdict(Exception):
         self.error = error
 
 
-def _iter_with(path: str, backend: str, compressed: bool, options: ReadOptions) -> Iterator[Spectrum]:
-    source = _open_checked(path, backend, compressed)
+def _iter_with(path: str, backend: str, layout: FileLayout, options: ReadOptions) -> Iterator[Spectrum]:
+    source = open_fits(path, backend, layout)
     try:
         reader = identify(source)
         if reader is None:
@@ -219,12 +227,15 @@ def _iter_with(path: str, backend: str, compressed: bool, options: ReadOptions) 
                 yield from reader.load(source, path)
         except SpectrumReadError as exc:
             raise _LoaderVerdict(exc) from None
-        except FITS_ERRORS as exc:
-            raise SpectrumReadError(path, f"{reader.name} file could not be read ({_describe(exc)})") from None
+        except Unsupported:
+            raise
+        except (DamagedFitsError, ValueError) as exc:
+            # A library's damage report, or the direct back-end's own (it names what is wrong).
+            raise SpectrumReadError(path, f"{reader.name} file could not be read: {exc}") from None
     finally:
         try:
             source.close()
-        except FITS_ERRORS:
+        except DamagedFitsError:
             pass
 
 

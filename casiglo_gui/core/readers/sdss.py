@@ -25,6 +25,11 @@ INFO_HDU_NAMES = ("SPECOBJ", "SPALL")
 FIRST_EBOSS_PLATE = 7283
 # A step further than this fraction of 1e-4 dex from it means a different (e.g. linear) wavelength grid.
 MAX_STEP_DEVIATION = 0.05
+# A spec file's COADD has one row per pixel (SDSS-I/II ~3,850, BOSS ~4,650) of a few numbers; a table
+# declaring more (a damaged NAXIS2, a crafted sparse file) is refused before anything is read, so one
+# input never costs more than a few MB.
+MAX_COADD_ROWS = 20_000
+MAX_COADD_ROW_BYTES = 1024
 # No survey covers the whole model grid (SDSS-I/II spectra cover ~84% of it, BOSS ~99.6%); a spectrum is
 # flagged partial_coverage when it covers less than this fraction, e.g. spec-1931-53358-0251 (63%).
 FULL_COVERAGE_FRACTION = 0.75
@@ -117,14 +122,22 @@ BAD_PIXEL_BITS = {
 BAD_PIXEL_MASK = sum(1 << bit for bit in BAD_PIXEL_BITS)
 
 
+# Largest |flux|, |model| (1e-17 erg/s/cm^2/A) and ivar taken as data: far beyond any object SDSS observes
+# unsaturated, and small enough that ivar * flux**2 stays finite in float32. A larger value is damage
+# (e.g. a flipped exponent bit), masked rather than allowed to overflow the line fit into NaN scores.
+MAX_ABS_VALUE = 1e10
+
+
 def pixel_mask(flux: np.ndarray, ivar: np.ndarray, and_mask: np.ndarray | None,
                model: np.ndarray | None) -> np.ndarray:
-    """True = bad: a bad-pixel bit of and_mask (``BAD_PIXEL_BITS``), ivar <= 0, or a non-finite value."""
-    bad = ~np.isfinite(flux) | ~np.isfinite(ivar) | (ivar <= 0)
-    if and_mask is not None:
-        bad |= (np.asarray(and_mask).astype(np.int64) & BAD_PIXEL_MASK) != 0
-    if model is not None:
-        bad |= ~np.isfinite(model)
+    """True = bad: a bad-pixel bit of and_mask (``BAD_PIXEL_BITS``), ivar <= 0, or a non-finite or
+    non-physical (beyond ``MAX_ABS_VALUE``) value."""
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(flux) <= MAX_ABS_VALUE) | ~(ivar <= MAX_ABS_VALUE) | ~(ivar > 0)
+        if and_mask is not None:
+            bad |= (np.asarray(and_mask).astype(np.int64) & BAD_PIXEL_MASK) != 0
+        if model is not None:
+            bad |= ~(np.abs(model) <= MAX_ABS_VALUE)
     return bad
 
 
@@ -133,9 +146,21 @@ def refuse_unusable(flux: np.ndarray, ivar: np.ndarray, bad: np.ndarray, path: s
     if not np.any(np.isfinite(flux)):
         raise SpectrumReadError(path, "flux is NaN or infinite at every pixel")
     if not np.any(np.isfinite(ivar) & (ivar > 0)):
-        raise SpectrumReadError(path, "ivar is zero at every pixel (dead or unplugged fibre)")
+        raise SpectrumReadError(path, _no_positive_ivar(ivar))
     if np.all(bad):
         raise SpectrumReadError(path, "every pixel is masked (and_mask, ivar or non-finite values)")
+
+
+def _no_positive_ivar(ivar: np.ndarray) -> str:
+    """Why no pixel has a usable ivar, naming what the values are."""
+    negative = int(np.count_nonzero(ivar < 0))
+    zero = int(np.count_nonzero(ivar == 0))
+    other = ivar.size - negative - zero
+    if zero == ivar.size:
+        return "ivar is zero at every pixel (dead or unplugged fibre)"
+    parts = [f"{count} {what}" for count, what in ((negative, "negative"), (zero, "zero"), (other, "NaN or infinite"))
+             if count]
+    return f"ivar has no positive value ({', '.join(parts)} of {ivar.size} pixels): not an inverse variance"
 
 
 @register_reader("sdss-spec", is_spec_file, priority=10)
@@ -144,6 +169,13 @@ def load_spec(source: FitsSource, path: str) -> list[Spectrum]:
     n = source.nrows(1)
     if n <= 0:
         raise SpectrumReadError(path, "COADD table is empty")
+    if n > MAX_COADD_ROWS:
+        raise SpectrumReadError(path, f"COADD table declares {n:,} rows; a spec file has one per pixel, a few "
+                                      f"thousand (at most {MAX_COADD_ROWS:,} accepted)")
+    row_bytes = source.header(1).get("NAXIS1", 0)
+    if not isinstance(row_bytes, int) or row_bytes > MAX_COADD_ROW_BYTES:
+        raise SpectrumReadError(path, f"COADD rows declare {row_bytes!r} bytes each (at most "
+                                      f"{MAX_COADD_ROW_BYTES} accepted: a row holds a few numbers per pixel)")
     columns = source.read_columns(1, REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
@@ -180,6 +212,8 @@ def load_spec(source: FitsSource, path: str) -> list[Spectrum]:
     mjd = _integer(info, "MJD", primary, "MJD", path)
     fiber = _integer(info, "FIBERID", primary, "FIBERID", path)
     z_fg = np.float64(_finite_or_nan(_first(info, "Z", np.nan)))
+    if not np.isfinite(z_fg):  # the lens search looks behind the foreground: it needs its redshift
+        raise SpectrumReadError(path, f"{hdu2} Z (pipeline redshift) is not a finite number")
     survey = "sdss" if hdu2 == "SPECOBJ" else ("eboss" if plate >= FIRST_EBOSS_PLATE else "boss")
 
     flags = set()

@@ -57,6 +57,7 @@ class _Batch:
         self.ivar = np.zeros((size, grid.N_PIXELS), dtype=np.float32)
         self.mask = np.ones((size, grid.N_PIXELS), dtype=bool)
         self.wdisp = np.zeros((size, grid.N_PIXELS), dtype=np.float32)
+        self.sky = np.full((size, grid.N_PIXELS), np.nan, dtype=np.float32)  # NaN: sky unknown
         self.z_fg = np.zeros(size, dtype=np.float64)
         self.has_wdisp = np.zeros(size, dtype=bool)
         self.slots: list[tuple[int, int, Spectrum]] = []  # (input index, row index, spectrum)
@@ -73,6 +74,8 @@ class _Batch:
         else:
             self.wdisp[k] = 0.0
             self.has_wdisp[k] = False
+        self.sky[k] = (np.float32(np.nan) if spectrum.sky is None else
+                       place_on_grid(spectrum.sky.astype(np.float32, copy=False), shift, np.float32(np.nan)))
         self.z_fg[k] = np.float64(spectrum.z_fg)
         self.slots.append((input_index, row_index, spectrum))
 
@@ -92,7 +95,8 @@ def _detect(detector, batch: _Batch, rows_per_input: list[list[Row]], seconds: d
     if n == 0:
         return
     t0 = time.perf_counter()
-    residual, ivar, _ = clean(batch.residual[:n], batch.ivar[:n], batch.mask[:n])
+    # The spectrum's own sky decides which listed sky lines are masked, exactly as in to_model_grid.
+    residual, ivar, _ = clean(batch.residual[:n], batch.ivar[:n], batch.mask[:n], sky=batch.sky[:n])
     wdisp = batch.wdisp[:n] if batch.has_wdisp[:n].any() else None
     t1 = time.perf_counter()
     seconds["preprocess"] = seconds.get("preprocess", 0.0) + (t1 - t0)

@@ -73,6 +73,9 @@ def detection_row(source: str, object_id: str, ra, dec, z_fg, detection: Detecti
     if probability.size != N_LINES or snr.size != N_LINES:
         raise ValueError(f"detector returned {probability.size} probabilities and {snr.size} SNRs, "
                          f"expected {N_LINES}")
+    if not math.isfinite(float(detection.score)) or not np.all(np.isfinite(probability)):
+        # An `ok` row promises a score and line probabilities; NaN here means the fit overflowed.
+        raise ValueError("detector returned a non-finite score or line probability")
     row = [str(source), str(object_id), format_float(ra), format_float(dec), format_float(zf),
            format_float(z_bg), format_float(z_bg_err), _probability(detection.score),
            str(int(detection.n_lines)), STATUS_OK]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 import uuid
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -33,13 +35,38 @@ def run_inline(chunks: Iterable[Chunk], config: ChunkConfig) -> Iterator[ChunkRe
         yield process_chunk(index, paths, config)
 
 
+# How often a worker checks that the scan process that started it is still there.
+PARENT_CHECK_SECONDS = 0.5
+
+
+def _exit_when_orphaned(parent_pid: int, every: float) -> None:
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(1)  # nothing to report to: the rows of this worker can no longer be committed
+        time.sleep(every)
+
+
+def die_with_parent(parent_pid: int, every: float = PARENT_CHECK_SECONDS) -> None:
+    """Pool-worker initializer: end this worker when the scan process that started it is gone.
+
+    A worker blocked waiting for work would otherwise outlive a SIGKILLed scan for ever (and keep
+    multiprocessing's resource tracker alive with it). Checked by a daemon thread polling the parent
+    id, portable and independent of which thread created the pool.
+    """
+    if os.getppid() != parent_pid:
+        os._exit(1)
+    threading.Thread(target=_exit_when_orphaned, args=(parent_pid, every), daemon=True,
+                     name="casiglo-die-with-parent").start()
+
+
 def _spawn_pool(workers: int) -> ProcessPoolExecutor:
-    """A spawn-context pool whose children start with one BLAS/OpenMP thread each."""
+    """A spawn-context pool whose children start with one BLAS/OpenMP thread each and die with us."""
     saved_env = {k: os.environ.get(k) for k in _SINGLE_THREAD_ENV}
     for key in _SINGLE_THREAD_ENV:
         os.environ.setdefault(key, "1")
     try:
-        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=die_with_parent, initargs=(os.getpid(),))
     finally:
         for key, value in saved_env.items():
             if value is None:

@@ -24,6 +24,7 @@ class ExpandedInputs:
     files: list[str]
     skipped: list[str] = field(default_factory=list)   # folder entries that are not spectrum files
     missing: list[str] = field(default_factory=list)   # arguments that matched nothing
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (folder, reason) not searched
 
 
 def is_spectrum_name(name: str) -> bool:
@@ -32,9 +33,13 @@ def is_spectrum_name(name: str) -> bool:
     return not name.startswith(".") and lower.endswith(SPECTRUM_SUFFIXES)
 
 
-def _walk_sorted(folder: str, skipped: list[str]) -> list[str]:
+def _walk_sorted(folder: str, skipped: list[str], unreadable: list[tuple[str, str]]) -> list[str]:
     found = []
-    for root, dirs, files in os.walk(folder, followlinks=False):
+
+    def refused(exc: OSError) -> None:  # a folder that cannot be listed is reported, never skipped silently
+        unreadable.append((exc.filename or folder, exc.strerror or str(exc)))
+
+    for root, dirs, files in os.walk(folder, followlinks=False, onerror=refused):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             path = os.path.join(root, name)
@@ -56,6 +61,7 @@ def expand_inputs(arguments: list[str]) -> ExpandedInputs:
         ``files`` in scan order (absolute paths); ``skipped`` non-spectrum files met inside folders;
         ``missing`` arguments that are neither a file, a folder nor a glob with matches. A missing
         plain path is still kept in ``files`` so that it gets an error row ("file not found").
+        ``unreadable`` folders (and why) that could not be listed: their files are unknown.
     """
     out = ExpandedInputs(files=[])
     seen: set[str] = set()
@@ -68,7 +74,7 @@ def expand_inputs(arguments: list[str]) -> ExpandedInputs:
 
     for argument in arguments:
         if os.path.isdir(argument):
-            for path in _walk_sorted(argument, out.skipped):
+            for path in _walk_sorted(argument, out.skipped, out.unreadable):
                 add(path)
         elif os.path.exists(argument):
             add(argument)
@@ -78,7 +84,7 @@ def expand_inputs(arguments: list[str]) -> ExpandedInputs:
                 out.missing.append(argument)
             for match in matches:
                 if os.path.isdir(match):
-                    for path in _walk_sorted(match, out.skipped):
+                    for path in _walk_sorted(match, out.skipped, out.unreadable):
                         add(path)
                 else:
                     add(match)  # the user's own pattern named it

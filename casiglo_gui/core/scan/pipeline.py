@@ -111,11 +111,10 @@ def run_scan(files: list[str], out: str, detector: DetectorSpec, *, workers: int
         summary.rows_resumed = summary.n_rows
         print(f"resuming: {writer.inputs_committed} of {len(files)} inputs already in {out}",
               file=stream, flush=True)
+    # A scan killed after committing its last (possibly partial) chunk resumes with nothing left to do:
+    # chunks are counted from where the table stops, never required to align with chunk_size.
     start = writer.inputs_committed
-    if start % chunk_size != 0:
-        writer.close(complete=False)
-        raise CasigloError(f"{csv_path}: progress file does not end on a chunk boundary")
-    chunks = ((i // chunk_size, files[i:i + chunk_size]) for i in range(start, len(files), chunk_size))
+    chunks = ((k, files[i:i + chunk_size]) for k, i in enumerate(range(start, len(files), chunk_size)))
     config = ChunkConfig(detector=detector, batch_size=batch_size,
                          maps_dir=os.path.abspath(maps_dir) if maps_dir else None, read_options=read_options)
     if engine == "dask":

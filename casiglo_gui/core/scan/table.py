@@ -1,10 +1,12 @@
 """Writing the candidate table chunk by chunk so that an interrupted scan can resume exactly.
 
 The CSV is appended one chunk at a time, each append flushed and fsync'ed before a sidecar progress
-file (``OUT.progress.json``: inputs fingerprint, inputs/rows committed, byte offset) is atomically
-replaced. A scan killed at any moment leaves at most a partly written tail after the last committed
-offset; ``--resume`` truncates the table to that offset and carries on with the next input, so no row
-is lost or duplicated and the final table is byte-identical to an uninterrupted run.
+file (``OUT.progress.json``: inputs fingerprint, inputs/rows committed, byte offset, SHA-256 of the
+committed bytes) is atomically replaced. A scan killed at any moment leaves at most a partly written
+tail after the last committed offset; ``--resume`` checks that the committed bytes still have their
+checksum (a table edited since is refused, never silently continued), truncates the table to that
+offset and carries on with the next input, so no row is lost or duplicated and the final table is
+byte-identical to an uninterrupted run.
 
 Parquet output is written through the same resumable CSV (``OUT.parquet.partial.csv``) and converted,
 streaming, when the scan completes.
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from ..errors import CasigloError
 from .columns import COLUMNS, Row
 
-PROGRESS_VERSION = 1
+PROGRESS_VERSION = 2  # 2: the committed bytes' SHA-256 is recorded
 
 
 class ScanResumeError(CasigloError):
@@ -52,6 +54,7 @@ class Progress:
     inputs_committed: int = 0
     rows_committed: int = 0
     byte_offset: int = 0
+    sha256: str = hashlib.sha256().hexdigest()  # of the table's bytes [0, byte_offset)
     version: int = PROGRESS_VERSION
 
 
@@ -84,6 +87,11 @@ class ResumableCsvWriter:
                 raise ScanResumeError(f"{csv_path}: cannot resume, the table is shorter than its "
                                       f"{progress.rows_committed} committed rows (was it edited?)")
             self._file = open(csv_path, "r+b")
+            try:
+                self._digest = _checked_prefix(self._file, progress, csv_path)
+            except BaseException:
+                self._file.close()
+                raise
             self._file.truncate(progress.byte_offset)  # drop a partly written last chunk
             self._file.seek(progress.byte_offset)
             self._fsync()
@@ -93,6 +101,7 @@ class ResumableCsvWriter:
             folder = os.path.dirname(os.path.abspath(csv_path))
             os.makedirs(folder, exist_ok=True)
             self._file = open(csv_path, "wb")
+            self._digest = hashlib.sha256()
             self.progress = Progress(fingerprint=fingerprint, inputs_total=inputs_total)
             self._append([list(COLUMNS)], n_inputs=0, n_rows=0)
 
@@ -105,11 +114,17 @@ class ResumableCsvWriter:
         except (OSError, ValueError) as exc:
             raise ScanResumeError(f"{self.progress_path}: progress file unreadable ({exc})") from None
         if not isinstance(data, dict) or data.get("version") != PROGRESS_VERSION:
-            raise ScanResumeError(f"{self.progress_path}: unknown progress file version")
+            raise ScanResumeError(f"{self.progress_path}: unknown progress file version (written by another "
+                                  "CASIGLO?); rerun without --resume to start over")
         try:
-            return Progress(**{k: data[k] for k in Progress.__dataclass_fields__})
+            progress = Progress(**{k: data[k] for k in Progress.__dataclass_fields__})
         except (KeyError, TypeError) as exc:
             raise ScanResumeError(f"{self.progress_path}: progress file damaged ({exc})") from None
+        numbers = (progress.inputs_total, progress.inputs_committed, progress.rows_committed, progress.byte_offset)
+        if not all(type(n) is int and n >= 0 for n in numbers) or progress.inputs_committed > progress.inputs_total \
+                or not isinstance(progress.sha256, str) or not isinstance(progress.fingerprint, str):
+            raise ScanResumeError(f"{self.progress_path}: progress file damaged (inconsistent values)")
+        return progress
 
     @property
     def inputs_committed(self) -> int:
@@ -120,8 +135,11 @@ class ResumableCsvWriter:
         os.fsync(self._file.fileno())
 
     def _append(self, rows: list[Row], n_inputs: int, n_rows: int) -> None:
-        self._file.write(rows_to_csv_bytes(rows))
+        data = rows_to_csv_bytes(rows)
+        self._file.write(data)
         self._fsync()
+        self._digest.update(data)
+        self.progress.sha256 = self._digest.hexdigest()
         self.progress.byte_offset = self._file.tell()
         self.progress.inputs_committed += n_inputs
         self.progress.rows_committed += n_rows
@@ -144,6 +162,24 @@ class ResumableCsvWriter:
             for path in (self.progress_path, self.progress_path + ".tmp"):
                 if os.path.exists(path):
                     os.remove(path)
+
+
+def _checked_prefix(handle, progress: Progress, csv_path: str):
+    """SHA-256 state of the committed bytes of ``handle``, refused when they differ from the record."""
+    digest = hashlib.sha256()
+    handle.seek(0)
+    left = progress.byte_offset
+    while left > 0:
+        piece = handle.read(min(left, 1 << 20))
+        if not piece:
+            break
+        digest.update(piece)
+        left -= len(piece)
+    if left or digest.hexdigest() != progress.sha256:
+        raise ScanResumeError(f"{csv_path}: cannot resume, the {progress.rows_committed} committed rows were "
+                              "changed since they were written (checksum mismatch); rerun without --resume "
+                              "to start over")
+    return digest
 
 
 def iter_table_rows(csv_path: str):

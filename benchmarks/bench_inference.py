@@ -11,7 +11,8 @@ import time
 
 import numpy as np
 
-from casiglo_gui.core.inference import CombinedDetector, OnnxLineModel, default_model_path
+from casiglo_gui.core.detectors import EvidenceDetector
+from casiglo_gui.core.inference import OnnxLineModel, default_model_path
 
 
 def main() -> None:
@@ -37,7 +38,7 @@ def main() -> None:
         model.predict(batch.x[:n], batch.z_fg[:n], batch_size=bs)
         dt = time.perf_counter() - t0
         print(f"CNN onnxruntime, batch {bs:4d}: {n / dt:9.0f} spectra/s ({args.threads} threads)")
-    det = CombinedDetector(model)
+    det = EvidenceDetector(model)
     n = min(args.n, 2048)
     t0 = time.perf_counter()
     out = det.detect_batch(batch.residual[:n], batch.ivar[:n], batch.z_fg[:n])

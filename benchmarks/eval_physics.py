@@ -154,9 +154,10 @@ def evaluate_synthetic(n: int, seed: int, model: str | None = None, data_config:
     else:
         batch = generate(n, seed=seed)
     if model:
-        from casiglo_gui.core.inference import CombinedDetector, OnnxLineModel
+        from casiglo_gui.core.detectors import EvidenceDetector
+        from casiglo_gui.core.inference import OnnxLineModel
 
-        det = CombinedDetector(OnnxLineModel(model))
+        det = EvidenceDetector(OnnxLineModel(model))
     else:
         det = PhysicsDetector(refine_above=0.0)
     dets = det.detect_batch(batch.residual, batch.ivar, batch.z_fg)

@@ -9,6 +9,7 @@ import os
 import sys
 
 from .core.errors import CasigloError, ModelMismatchError
+from .core.readers.options import ReadOptions
 from .core.scan.detectors import DETECTOR_KINDS, DetectorSpec, cached_detector, resolve_spec
 from .core.scan.inputs import expand_inputs
 from .core.scan.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE, ENGINES, run_scan
@@ -41,6 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=ENGINES, default="local",
                         help="local process pool (default) or a Dask distributed cluster")
     parser.add_argument("--scheduler", default=None, help="Dask scheduler address for --engine dask")
+    parser.add_argument("--z-fg", type=float, default=None, metavar="Z",
+                        help="foreground redshift for inputs that give none (a MaNGA cube without redshift "
+                             "keywords, MAPS file or DRPall beside it); their foreground model is fitted at Z")
+    parser.add_argument("--redshifts", default=None, metavar="FILE",
+                        help="where the redshifts are when they are not beside the inputs: a DESI Redrock file "
+                             "for coadds (default: the redrock-*.fits beside each), a MaNGA DAP MAPS file or "
+                             "DRPall catalogue for cubes (default: one beside the cube)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -100,7 +108,9 @@ def _scan(args: argparse.Namespace, err) -> int:
     summary = run_scan(expanded.files, args.out, spec, workers=args.workers, batch_size=args.batch_size,
                        chunk_size=args.chunk_size, resume=args.resume, engine=args.engine,
                        scheduler=args.scheduler, maps_dir=args.maps,
-                       progress=not args.no_progress, stream=err)
+                       progress=not args.no_progress, stream=err,
+                       read_options=ReadOptions(
+                           z_fg=args.z_fg, redshifts=os.path.abspath(args.redshifts) if args.redshifts else None))
     print(summary.format(), file=err)
     if expanded.unreadable:
         print(f"error: {len(expanded.unreadable)} folder(s) could not be read; their files are not in the "

@@ -12,8 +12,8 @@ import pytest
 
 from casiglo_gui.core import grid, lines
 from casiglo_gui.core.errors import ModelMismatchError
-from casiglo_gui.core.inference import (LensCalibration, OnnxLineModel, check_metadata, default_model_path,
-                                        line_snr_at)
+from casiglo_gui.core.detectors.cnn import line_snr_at
+from casiglo_gui.core.inference import LensCalibration, OnnxLineModel, check_metadata, default_model_path
 
 from cnn_onnx_toy import good_metadata, write_toy_model
 
@@ -138,30 +138,44 @@ def _spectrum_with_lines(z, keys=("hbeta", "oiii_5008", "halpha"), snr=15.0, see
     return residual, np.ones(grid.N_PIXELS, np.float32)
 
 
-def test_combined_detector_refines_the_cnn_redshift_and_fuses(tmp_path):
-    from casiglo_gui.core.inference import CombinedDetector
+def test_combined_detector_refines_the_cnn_redshift_and_reads_its_weights_from_the_model(tmp_path):
+    from casiglo_gui.core.detectors import EvidenceDetector, EvidenceFusion
 
-    fusion = {"score_weights": [0.0, 0.5, -3.0], "line_weights": [[0.0, 1.0, -3.0]] * lines.N_LINES}
-    meta = good_metadata(combined_fusion=json.dumps(fusion),
-                         lens_score_calibration=json.dumps({"a": 1.0, "b": 10.0}))
+    fusion = EvidenceFusion(w_x=0.2, w_cnn=0.5, w_0=-1.0, lens_threshold_1pct=0.9)
+    meta = good_metadata(evidence_fusion=fusion.to_json(), lens_score_calibration=json.dumps({"a": 1.0, "b": 10.0}))
     model = OnnxLineModel(write_toy_model(tmp_path / "fused.onnx", meta))
     z_fg = 0.15
     z_true = 2 * z_fg + 0.1 + 5e-5   # the toy CNN proposes 2 z_fg + 0.1, ~0.2 px off the truth
     with_lines, ivar = _spectrum_with_lines(z_true)
     empty, _ = _spectrum_with_lines(z_true, keys=())
-    dets = CombinedDetector(model).detect_batch(np.stack([with_lines, empty]), np.stack([ivar, ivar]),
-                                                np.array([z_fg, z_fg]))
-    lens, blank = dets
+    detector = EvidenceDetector(model)
+    assert detector.fusion == fusion and detector.lens_threshold_1pct == 0.9
+    lens, blank = detector.detect_batch(np.stack([with_lines, empty]), np.stack([ivar, ivar]), np.array([z_fg, z_fg]))
     assert lens.detector == "combined" and lens.model_version == "toy-1"
     assert abs(lens.z_bg - z_true) < 3e-5 and np.isfinite(lens.z_bg_err)
     assert lens.line_snr[lines.LINE_INDEX["halpha"]] > 10
     assert lens.line_probability[lines.LINE_INDEX["halpha"]] > 0.99
-    assert lens.line_probability[lines.LINE_INDEX["hdelta"]] < 0.5
     assert lens.score > 0.9 > 0.5 > blank.score
     assert lens.n_lines >= 3 and blank.n_lines == 0
 
 
+def test_cnn_detector_is_the_network_alone(tmp_path):
+    from casiglo_gui.core.detectors import CnnDetector
+
+    model = OnnxLineModel(write_toy_model(tmp_path / "toy.onnx", good_metadata()))
+    z_fg = 0.15
+    with_lines, ivar = _spectrum_with_lines(2 * z_fg + 0.1 + 5e-5)
+    det = CnnDetector(model).detect_batch(with_lines[None], ivar[None], np.array([z_fg]))[0]
+    assert det.detector == "cnn" and det.z_bg == pytest.approx(2 * z_fg + 0.1, abs=1e-6)  # not refined
+    assert np.isnan(det.z_bg_err) and det.n_lines >= 3
+
+
 def test_refuses_malformed_fusion_metadata(tmp_path):
-    meta = good_metadata(combined_fusion=json.dumps({"score_weights": [1, 2], "line_weights": []}))
-    with pytest.raises(ModelMismatchError, match="fusion"):
-        OnnxLineModel(write_toy_model(tmp_path / "badfusion.onnx", meta))
+    from casiglo_gui.core.detectors import EvidenceDetector
+
+    model = OnnxLineModel(write_toy_model(tmp_path / "badfusion.onnx", good_metadata(evidence_fusion='{"w_x": -1')))
+    with pytest.raises(ModelMismatchError, match="evidence_fusion"):
+        EvidenceDetector(model)
+    negative = good_metadata(evidence_fusion=json.dumps({"w_x": -1.0, "w_cnn": 1.0, "w_0": 0.0}))
+    with pytest.raises(ModelMismatchError, match="evidence_fusion"):
+        EvidenceDetector(OnnxLineModel(write_toy_model(tmp_path / "negative.onnx", negative)))

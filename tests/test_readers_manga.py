@@ -64,7 +64,12 @@ def test_table_gives_one_spectrum_per_row(data_dir, backend):
         assert s.z_fg == pytest.approx(z, abs=6e-6)
         assert s.grid_shift == 0 and s.n_pixels == grid.N_PIXELS
         np.testing.assert_allclose(s.wavelength, grid.WAVELENGTH_A, rtol=1e-9)
-        assert FLAG_NO_FOREGROUND_MODEL in s.flags and s.model is None
+        # The table has no model: every row with data gets a fitted one; the empty row keeps none.
+        if row == FULLY_MASKED_ROW:
+            assert FLAG_NO_FOREGROUND_MODEL in s.flags and s.model is None and s.model_source == "none"
+        else:
+            assert FLAG_NO_FOREGROUND_MODEL not in s.flags and s.model_source == "fitted"
+            assert np.isfinite(s.model[~s.mask]).all()
         assert s.flux.dtype == np.float32 and s.flux.dtype.isnative and s.survey == "manga"
 
 
@@ -175,10 +180,13 @@ def test_dap_model_cube_gives_foreground_model(tmp_path, factory):
         assert cube.has_foreground_model
         assert cube.z_fg == pytest.approx(factory.SCINPVEL_KMS / 299792.458) and cube.z_source == "SCINPVEL"
         s = cube.spaxel(2, 2)
-        assert FLAG_NO_FOREGROUND_MODEL not in s.flags
+        assert FLAG_NO_FOREGROUND_MODEL not in s.flags and s.model_source == "dap"
         np.testing.assert_allclose(s.residual, s.flux * (1 - factory.MODEL_SCALE), rtol=1e-5, atol=1e-6)
         ap = cube.aperture(2, 2, 1)
-        assert ap.model is not None and FLAG_NO_FOREGROUND_MODEL not in ap.flags
+        assert ap.model is not None and FLAG_NO_FOREGROUND_MODEL not in ap.flags and ap.model_source == "dap"
+    # Without the DAP model, spaxels and apertures get a fitted one at the cube's redshift.
+    with open_cube(cube_path, z_fg=0.0495) as cube:
+        assert cube.spaxel(2, 2).model_source == "fitted" and cube.aperture(2, 2, 1).model_source == "fitted"
     # The model cube read on its own carries its MODEL too.
     assert read_spectrum(model_path).model is not None
 

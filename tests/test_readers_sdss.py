@@ -11,6 +11,7 @@ from astropy.io import fits
 from casiglo_gui.core import grid, preprocessing
 from casiglo_gui.core.errors import SpectrumReadError
 from casiglo_gui.core.readers import BACKENDS, read_spectra, read_spectrum
+from casiglo_gui.core.readers.options import ReadOptions
 from casiglo_gui.core.spectrum import FLAG_NO_FOREGROUND_MODEL, FLAG_PARTIAL_COVERAGE
 
 SDSS = "sdss"
@@ -157,10 +158,13 @@ def _rewrite_coadd(src, dst, edit):
 def test_missing_model_column_is_read_and_flagged(data_dir, tmp_path, backend):
     path = _rewrite_coadd(data_dir / SDSS / BOSS_LITE, tmp_path / "nomodel.fits",
                           lambda c: {k: v for k, v in c.items() if k != "model"})
-    s = read_spectrum(path, backend=backend)
-    assert FLAG_NO_FOREGROUND_MODEL in s.flags and s.model is None
+    s = read_spectrum(path, backend=backend, options=ReadOptions(fit_foreground=False))
+    assert FLAG_NO_FOREGROUND_MODEL in s.flags and s.model is None and s.model_source == "none"
     np.testing.assert_array_equal(s.residual, s.flux)
     assert s.object_id == "3650-55244-0007"
+    # By default the missing model is fitted (casiglo_gui.core.foreground), and says so.
+    fitted = read_spectrum(path, backend=backend)
+    assert fitted.model_source == "fitted" and FLAG_NO_FOREGROUND_MODEL not in fitted.flags
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

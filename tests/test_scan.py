@@ -180,8 +180,9 @@ def test_manga_cube_gives_one_row_per_spaxel_and_detection_maps(tmp_path):
     cube = os.path.join(os.path.dirname(__file__), "data", "manga", "manga-test-5x5-LOGCUBE.fits.gz")
     out = tmp_path / "cube.csv"
     maps = tmp_path / "maps"
+    # The test cube's header carries no redshift: --z-fg gives the one its foreground model is fitted at.
     assert cli.main(["scan", cube, "--out", str(out), "--maps", str(maps), "--workers", "1",
-                     "--detector", "physics", "--no-progress"]) == 0
+                     "--detector", "physics", "--no-progress", "--z-fg", "0.03"]) == 0
     _, rows = read_table(out)
     with open_cube(cube) as c:
         has_data = c.has_data_map()
@@ -192,6 +193,7 @@ def test_manga_cube_gives_one_row_per_spaxel_and_detection_maps(tmp_path):
         score = hdul["SCORE"].data
         z_bg = hdul["Z_BG"].data
     for r in rows:
+        assert r["status"] == "ok" and float(r["z_fg"]) == 0.03
         x, y = (int(v) for v in r["object_id"].split("/")[1].split(","))
         assert score[y, x] == pytest.approx(float(r["score"]), abs=1e-6)
         if r["z_bg"]:
@@ -213,7 +215,9 @@ def test_cnn_detectors_plug_into_the_scan(mixed_folder, tmp_path, capsys, kind):
     assert sum(r["status"] == "ok" for r in rows) == 8
     for r in rows:
         if r["status"] == "ok":
-            assert 0.0 <= float(r["score"]) <= 1.0 and float(r["z_bg"]) > float(r["z_fg"])
+            # z_bg is empty when nothing was found (no line at 4 sigma), else above z_fg
+            assert 0.0 <= float(r["score"]) <= 1.0 and (r["z_bg"] == "" or float(r["z_bg"]) > float(r["z_fg"]))
+    assert any(r["z_bg"] != "" for r in rows if r["status"] == "ok")
 
 
 def test_missing_model_file_is_refused_clearly(tmp_path, capsys):

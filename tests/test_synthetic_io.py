@@ -146,8 +146,12 @@ def test_cli_fits_files_round_trip_through_the_readers(tmp_path):
         i = truth["index"]
         spectrum = readers.read_spectrum(str(path))
         assert spectrum.z_fg == pytest.approx(expected.z_fg[i], abs=1e-12)
-        gridded = preprocessing.to_model_grid(spectrum)
+        gridded = preprocessing.to_model_grid(spectrum, own_sky=False)  # the generator masks the whole sky list
         np.testing.assert_array_equal(gridded.mask, expected.mask[i])
+        # With the file's own sky, only listed sky-line pixels may be unmasked, never others.
+        own = preprocessing.to_model_grid(spectrum).mask
+        assert not np.any(own & ~gridded.mask)
+        assert np.all((own == gridded.mask) | sky_mask_on_grid())
         diff = np.abs(gridded.residual - expected.residual[i]) * np.sqrt(expected.ivar[i])
         assert diff.max() < 1e-3
         np.testing.assert_array_equal(truth["line_present"], expected.line_present[i])

@@ -127,12 +127,12 @@ def lens_truth(batch) -> np.ndarray:
 
 def run_detectors(model, batch, physics, with_physics: bool) -> dict[str, np.ndarray]:
     """CNN raw outputs, combined detections and (optionally) physics detections on one chunk."""
-    from casiglo_gui.core.inference import CombinedDetector
+    from casiglo_gui.core.detectors import EvidenceDetector
 
     t0 = time.perf_counter()
     raw = model.predict_raw(batch.x, batch.z_fg)
     t_cnn = time.perf_counter() - t0
-    combined = CombinedDetector(model, physics=physics)
+    combined = EvidenceDetector(model)  # what casiglo scan and the app run
     t0 = time.perf_counter()
     dets = combined.detect_batch(batch.residual, batch.ivar, batch.z_fg)
     t_comb = time.perf_counter() - t0
@@ -230,63 +230,15 @@ def evaluate(model, n: int, seed: int, data_config: dict, chunk: int = 2000, wit
     return metrics, a
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> np.ndarray:
-    """Weights ``[w..., bias]`` of a logistic regression (tiny L2 penalty keeps separable data finite)."""
-    from scipy.optimize import minimize
-
-    xb = np.column_stack([np.asarray(x, np.float64), np.ones(len(x))])
-    y = np.asarray(y, np.float64)
-
-    def nll(w):
-        z = xb @ w
-        return float(np.mean(np.logaddexp(0.0, z) - y * z) + l2 * np.sum(w[:-1] ** 2))
-
-    def grad(w):
-        z = xb @ w
-        g = xb.T @ (0.5 * (1.0 + np.tanh(0.5 * z)) - y) / len(y)
-        g[:-1] += 2 * l2 * w[:-1]
-        return g
-
-    w0 = np.zeros(xb.shape[1])
-    w0[0] = 1.0
-    return minimize(nll, w0, jac=grad, method="BFGS").x
-
-
 def calibrate(model, n: int, seed: int, data_config: dict, chunk: int = 2000, physics=None) -> dict:
-    """Fit, on a calibration set of its own seed, (1) the Platt calibration of the CNN's lens logit (it
-    decides which spectra the physics fit is spent on) and (2) the fusion of the CNN with the fit's line
-    SNRs into the combined lens score and line probabilities."""
-    from casiglo_gui.core.inference import CombinedDetector, LensCalibration, fusion_features
-    from casiglo_gui.core.physics import PhysicsDetector
-
+    """Fit, on a calibration set of its own seed, the Platt calibration of the CNN's lens logit (the
+    CNN-only detector's score). The combined detector's weights are fitted on a mixture of generators,
+    not on this one alone: ``benchmarks/fit_evidence_fusion.py``."""
     batches = list(generate_chunks(n, seed, data_config, chunk))
-    raws = [model.predict_raw(b.x, b.z_fg) for b in batches]
-    logits = np.concatenate([r["lens_logit"] for r in raws])
+    logits = np.concatenate([model.predict_raw(b.x, b.z_fg)["lens_logit"] for b in batches])
     labels = np.concatenate([lens_truth(b) for b in batches])
     cal = fit_platt(logits, labels)
     cal.update({"seed": int(seed), "generator": "training.synthetic", "data_config": data_config})
-    model.calibration = LensCalibration(cal["a"], cal["b"], cal["lens_fraction"])
-    model.fusion = None
-    det = CombinedDetector(model, physics=physics or PhysicsDetector())
-    snr = np.concatenate([np.array([d.line_snr for d in det.detect_batch(b.residual, b.ivar, b.z_fg)])
-                          for b in batches])
-    line_prob = np.concatenate([r["line_prob"] for r in raws])
-    present = np.concatenate([np.asarray(b.line_present, bool) for b in batches])
-    score_x, line_x = fusion_features(logits, line_prob, snr)
-    score_w = fit_logistic(score_x, labels)
-    # Keep the fused lens score only if it beats the CNN alone at 1% FPR on this calibration set.
-    fused = score_x @ score_w[:2] + score_w[2]
-    c_fused = completeness_at_fpr(fused, labels, ~labels, LENS_FPR)[0]
-    c_cnn = completeness_at_fpr(logits, labels, ~labels, LENS_FPR)[0]
-    if c_fused <= c_cnn:
-        score_w = np.array([cal["a"], 0.0, cal["b"]])
-    cal["score_fusion_check"] = {"completeness_1pct_fused": c_fused, "completeness_1pct_cnn": c_cnn,
-                                 "used": "fused" if c_fused > c_cnn else "cnn"}
-    line_w = [fit_logistic(line_x[:, c, :], present[:, c]) for c in range(lines.N_LINES)]
-    cal["fusion"] = {"score_weights": [float(v) for v in score_w],
-                     "line_weights": [[float(v) for v in w] for w in line_w],
-                     "features": {"score": ["cnn_lens_logit", "total_line_snr", "bias"],
-                                  "line": ["cnn_line_logit", "fitted_line_snr", "bias"]}}
     return cal
 
 
@@ -361,7 +313,7 @@ def plots(a: dict, metrics: dict, out: Path) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from casiglo_gui.core.inference import Fusion, LensCalibration, OnnxLineModel
+    from casiglo_gui.core.inference import LensCalibration, OnnxLineModel
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -376,7 +328,6 @@ def run(args: argparse.Namespace) -> int:
         cal = calibrate(model, args.calibration_n, args.calibration_seed, data_config, args.chunk)
         (out / "calibration.json").write_text(json.dumps(cal, indent=2))
         model.calibration = LensCalibration(cal["a"], cal["b"], cal["lens_fraction"])
-        model.fusion = Fusion.from_json(json.dumps(cal["fusion"]))
         print(f"calibration: a={cal['a']:.3f} b={cal['b']:.3f} ({time.time() - t0:.0f} s)", file=sys.stderr)
     metrics, arrays = evaluate(model, args.n, args.seed, data_config, args.chunk, not args.no_physics)
     metrics["model"] = {"onnx": str(args.onnx), "model_version": model.version}

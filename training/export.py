@@ -55,8 +55,8 @@ def metadata(card: dict, version: str, calibration: dict | None = None, metrics:
         meta["lens_score_calibration"] = json.dumps(
             {k: calibration[k] for k in ("method", "a", "b", "lens_fraction", "seed", "n") if k in calibration},
             sort_keys=True)
-        if "fusion" in calibration:
-            meta["combined_fusion"] = json.dumps(calibration["fusion"], sort_keys=True)
+        if "evidence_fusion" in calibration:  # benchmarks/fit_evidence_fusion.py's JSON, when given
+            meta["evidence_fusion"] = json.dumps(calibration["evidence_fusion"], sort_keys=True)
     if metrics is not None:
         meta["metrics"] = json.dumps(metrics.get("headline", metrics), sort_keys=True)
         if "test_set" in metrics:

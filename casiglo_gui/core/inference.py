@@ -1,9 +1,9 @@
-"""Run the shipped CNN with onnxruntime (no TensorFlow), and combine it with the physics line search.
+"""Run the shipped CNN with onnxruntime (no TensorFlow).
 
 :class:`OnnxLineModel` loads an ONNX file written by ``casiglo-train export``, checks that its metadata
 (grid, line keys, preprocessing version) match this program, and predicts line probabilities and z_bg.
-:class:`CombinedDetector` is what ``casiglo scan`` and the app use: the CNN proposes z_bg and a lens
-score, the physics least-squares fit refines z_bg and measures the per-line SNR where the score warrants it.
+The detectors built on it (the CNN alone, and the default combined detector where the CNN proposes and
+physics judges) are in :mod:`casiglo_gui.core.detectors`.
 """
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from . import grid, lines, preprocessing
-from .detection import Detection, as_batch_of_one
 from .errors import ModelMismatchError
 
 MODEL_FILENAME = "casiglo-cnn-v3.onnx"
@@ -57,41 +56,6 @@ class LensCalibration:
     def from_json(cls, text: str) -> "LensCalibration":
         d = json.loads(text)
         return cls(float(d["a"]), float(d["b"]), float(d.get("lens_fraction", 0.5)))
-
-
-@dataclass(frozen=True)
-class Fusion:
-    """Logistic fusion of the CNN with the physics measurement at the CNN's redshift.
-
-    Lens score = sigmoid(w . [cnn lens logit, total line SNR, 1]); line ``c`` probability =
-    sigmoid(v_c . [CNN line logit, fitted SNR of line c, 1]). Fitted on held-out synthetic spectra
-    (``casiglo-train evaluate --calibrate``) and stored in the model's metadata.
-    """
-
-    score_weights: tuple[float, float, float]
-    line_weights: tuple[tuple[float, float, float], ...]
-
-    @classmethod
-    def from_json(cls, text: str) -> "Fusion":
-        d = json.loads(text)
-        lw = tuple(tuple(float(v) for v in row) for row in d["line_weights"])
-        if len(lw) != lines.N_LINES or any(len(r) != 3 for r in lw) or len(d["score_weights"]) != 3:
-            raise ValueError("fusion weights have the wrong shape")
-        return cls(tuple(float(v) for v in d["score_weights"]), lw)
-
-
-def fusion_features(lens_logit: np.ndarray, line_prob: np.ndarray, snr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Features of :class:`Fusion`: (n, 2) for the lens score and (n, 12, 2) for the lines."""
-    s = np.clip(np.nan_to_num(np.asarray(snr, np.float64), nan=0.0), -10.0, 30.0)
-    total = np.sqrt(np.sum(np.maximum(s, 0.0) ** 2, axis=1))
-    logit = np.clip(np.asarray(lens_logit, np.float64), -30.0, 30.0)
-    p = np.clip(np.asarray(line_prob, np.float64), 1e-7, 1 - 1e-7)
-    line_logit = np.log(p) - np.log1p(-p)
-    return np.stack([logit, total], axis=1), np.stack([line_logit, s], axis=2)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
 class OnnxLineModel:
@@ -140,7 +104,6 @@ class OnnxLineModel:
         self.calibration = _metadata_json(self.path, self.metadata, "lens_score_calibration",
                                           LensCalibration.from_json, LensCalibration())
         self.calibrated = cal is not None
-        self.fusion = _metadata_json(self.path, self.metadata, "combined_fusion", Fusion.from_json, None)
         self.metrics: dict = _metadata_json(self.path, self.metadata, "metrics", _json_object, {})
 
     def predict_raw(self, x: np.ndarray, z_fg: np.ndarray, batch_size: int = DEFAULT_BATCH) -> dict[str, np.ndarray]:
@@ -223,131 +186,3 @@ def check_metadata(path: str | Path, meta: dict[str, str]) -> None:
     if version != preprocessing.PREPROCESSING_VERSION:
         raise ModelMismatchError(path, f"model was trained with preprocessing {version!r}, this program uses "
                                        f"{preprocessing.PREPROCESSING_VERSION!r}")
-
-
-def line_snr_at(residual: np.ndarray, ivar: np.ndarray, z_bg: np.ndarray, sigma_px: float = 1.5) -> np.ndarray:
-    """Matched-filter SNR of each of the 12 lines at fixed redshifts (fixed-width Gaussian), vectorised.
-
-    A cheap measurement for spectra the full least-squares fit is not spent on. NaN where a line falls
-    off the grid, on masked pixels only, or where ``z_bg`` is not finite.
-    """
-    residual = np.atleast_2d(np.asarray(residual, dtype=np.float64))
-    ivar = np.atleast_2d(np.asarray(ivar, dtype=np.float64))
-    z_bg = np.atleast_1d(np.asarray(z_bg, dtype=np.float64))
-    half = int(math.ceil(4 * sigma_px))
-    offsets = np.arange(-half, half + 1)
-    zz = np.where(np.isfinite(z_bg), z_bg, 0.0)
-    centre = grid.pixel_of_wavelength(lines.REST_WAVELENGTHS_A[None, :] * (1.0 + zz[:, None]))  # (n, 12)
-    base = np.rint(centre).astype(np.int64)
-    pix = base[..., None] + offsets                                   # (n, 12, w)
-    inside = (pix >= 0) & (pix < grid.N_PIXELS)
-    pixc = np.clip(pix, 0, grid.N_PIXELS - 1)
-    rows = np.arange(residual.shape[0])[:, None, None]
-    r = residual[rows, pixc]
-    w = np.where(inside, ivar[rows, pixc], 0.0)
-    g = np.exp(-0.5 * ((pix - centre[..., None]) / sigma_px) ** 2)
-    num = np.sum(r * g * w, axis=-1)
-    den = np.sum(g * g * w, axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        snr = np.where(den > 0, num / np.sqrt(den), np.nan)
-    snr[~np.isfinite(z_bg)] = np.nan
-    return snr
-
-
-class CombinedDetector:
-    """CNN proposal + physics refinement: the detector ``casiglo scan`` and the app use by default.
-
-    Parameters
-    ----------
-    model : OnnxLineModel
-        The CNN.
-    physics : PhysicsDetector, optional
-        Provides the least-squares refinement (``refine_redshift``); default ``PhysicsDetector()``.
-    refine_above : float
-        Refine z_bg (and measure the per-line SNR by the full fit) only where the calibrated lens score
-        is at least this; elsewhere the SNR is a fixed-width matched filter at the CNN's z_bg. The fit
-        costs ~1 ms per spectrum, about as much as the CNN; the calibrated score assumes half the
-        spectra are lenses, so 0.3 still refits ~10% of ordinary SDSS/BOSS galaxies, and every spectrum
-        near the 1% false-positive operating point (score ~0.9 on the synthetic test set).
-    """
-
-    name = "combined"
-
-    def __init__(self, model: OnnxLineModel, physics=None, refine_above: float = 0.3):
-        # refine_above applies to the CNN's calibrated score (before any fusion with the fit).
-        if physics is None:
-            from .physics import PhysicsDetector
-
-            physics = PhysicsDetector()
-        self.model = model
-        self.physics = physics
-        self.refine_above = float(refine_above)
-
-    def detect(self, g) -> Detection:
-        """One :class:`~casiglo_gui.core.spectrum.GriddedSpectrum` (see :meth:`detect_batch`)."""
-        residual, ivar, z_fg, wdisp = as_batch_of_one(g)
-        return self.detect_batch(residual, ivar, z_fg, wdisp=wdisp)[0]
-
-    def detect_batch(self, residual: np.ndarray, ivar: np.ndarray, z_fg: np.ndarray,
-                     wdisp: np.ndarray | None = None) -> list[Detection]:
-        """Detect background lines in a batch of cleaned model-grid residuals.
-
-        Parameters
-        ----------
-        residual, ivar : float32 arrays (n, N_PIXELS)
-            From :func:`casiglo_gui.core.preprocessing.clean`.
-        z_fg : float64 array (n,)
-            Foreground redshifts. NaN is treated as 0 by the CNN.
-        wdisp : float32 array (n, N_PIXELS), optional
-            Instrumental dispersion (pixels), passed to the refinement.
-
-        Returns
-        -------
-        list of Detection
-            One per spectrum, ``detector="combined"``; ``score`` is the calibrated lens probability.
-        """
-        from .physics import refine_redshift
-
-        residual = np.atleast_2d(np.asarray(residual, dtype=np.float32))
-        ivar = np.atleast_2d(np.asarray(ivar, dtype=np.float32))
-        z_fg = np.atleast_1d(np.asarray(z_fg, dtype=np.float64))
-        if residual.shape != ivar.shape or residual.shape[1] != grid.N_PIXELS or z_fg.shape[0] != residual.shape[0]:
-            raise ValueError(f"expected residual/ivar (n, {grid.N_PIXELS}) and z_fg (n,); got "
-                             f"{residual.shape}, {ivar.shape}, {z_fg.shape}")
-        x = preprocessing.network_input(residual, ivar)
-        out = self.model.predict_raw(x, np.nan_to_num(z_fg, nan=0.0))
-        score = self.model.lens_score(out["lens_logit"])
-        z_cnn = out["z_bg"]
-        snr = line_snr_at(residual, ivar, z_cnn)
-        detections = []
-        for i in range(residual.shape[0]):
-            det = Detection(z_bg=float(z_cnn[i]), z_bg_err=float("nan"), score=float(score[i]),
-                            n_lines=0, line_probability=out["line_prob"][i].astype(np.float64),
-                            line_snr=snr[i].astype(np.float64), detector=self.name,
-                            model_version=self.model.version)
-            if score[i] >= self.refine_above:
-                wd = None if wdisp is None else np.asarray(wdisp[i])
-                fit = refine_redshift(residual[i], ivar[i], float(z_cnn[i]), wdisp=wd)
-                if fit.success and (not np.isfinite(z_fg[i]) or fit.z_bg > z_fg[i]):
-                    det.z_bg = float(fit.z_bg)
-                    det.z_bg_err = float(fit.z_bg_err)
-                    fitted = np.isfinite(fit.snr)
-                    det.line_snr = np.where(fitted, fit.snr, det.line_snr)
-                    det.line_amplitude = np.asarray(fit.amplitude, dtype=np.float64)
-                    if np.any(fitted):
-                        det.line_sigma_a = float(fit.sigma_a[int(np.nanargmax(np.where(fitted, fit.snr, np.nan)))])
-            detections.append(det)
-        fusion = self.model.fusion
-        if fusion is not None and detections:
-            score_x, line_x = fusion_features(out["lens_logit"], out["line_prob"],
-                                              np.array([d.line_snr for d in detections]))
-            w = np.asarray(fusion.score_weights)
-            v = np.asarray(fusion.line_weights)                       # (12, 3)
-            fused_score = _sigmoid(score_x @ w[:2] + w[2])
-            fused_lines = _sigmoid(np.einsum("ncf,cf->nc", line_x, v[:, :2]) + v[:, 2])
-            for det, sc, lp in zip(detections, fused_score, fused_lines):
-                det.score = float(sc)
-                det.line_probability = lp
-        for det in detections:
-            det.n_lines = int(np.sum((det.line_probability >= 0.5) & (np.nan_to_num(det.line_snr, nan=0.0) >= 3.0)))
-        return detections

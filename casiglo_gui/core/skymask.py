@@ -43,6 +43,17 @@ def sky_windows() -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
+def sky_windows_on_grid() -> np.ndarray:
+    """Boolean mask on the model grid of the artefact windows (masked whatever the sky looks like)."""
+    lam = grid.WAVELENGTH_A
+    mask = np.zeros(lam.shape, dtype=bool)
+    for lo_a, hi_a in sky_windows():
+        mask |= (lam >= lo_a) & (lam <= hi_a)
+    mask.setflags(write=False)
+    return mask
+
+
+@lru_cache(maxsize=1)
 def sky_mask_on_grid() -> np.ndarray:
     """Boolean mask on the model grid, True where a sky line may leave residuals."""
     lam = grid.WAVELENGTH_A
@@ -51,7 +62,6 @@ def sky_mask_on_grid() -> np.ndarray:
     lo = lines[np.clip(idx - 1, 0, len(lines) - 1)]
     hi = lines[np.clip(idx, 0, len(lines) - 1)]
     mask = (np.abs(lam - lo) <= SKY_HALF_WIDTH_A) | (np.abs(lam - hi) <= SKY_HALF_WIDTH_A)
-    for lo_a, hi_a in sky_windows():
-        mask |= (lam >= lo_a) & (lam <= hi_a)
+    mask |= sky_windows_on_grid()
     mask.setflags(write=False)
     return mask

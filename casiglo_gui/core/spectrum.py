@@ -15,6 +15,16 @@ FLAG_PARTIAL_COVERAGE = "partial_coverage"
 # Set on a member of a multi-spectrum file (MaNGA table row, cube spaxel) with no usable pixel; such a
 # member is returned (never silently dropped) with mask all True. Single-spectrum files raise instead.
 FLAG_ALL_MASKED = "all_masked"
+# Set on a spectrum a reader returns only to report it (a DESI star or quasar, a redshift failure):
+# ``meta["not_searched"]`` says why; the scan gives it an ``error: not searched: ...`` row.
+FLAG_NOT_SEARCHED = "not_searched"
+
+# Where a spectrum's foreground model came from (``Spectrum.model_source``).
+MODEL_PIPELINE = "pipeline"   # the survey pipeline's own (SDSS/BOSS ``model`` column)
+MODEL_DAP = "dap"             # a MaNGA DAP model cube
+MODEL_FITTED = "fitted"       # fitted here (casiglo_gui.core.foreground)
+MODEL_NONE = "none"           # no model: the residual is the flux itself
+MODEL_SOURCES = (MODEL_PIPELINE, MODEL_DAP, MODEL_FITTED, MODEL_NONE)
 
 
 @dataclass
@@ -51,6 +61,12 @@ class Spectrum:
         Caveats, e.g. ``no_foreground_model``.
     meta : dict
         Other header values worth showing (class, zwarning, plate, mjd, fiber, ifu...).
+    model_error : float
+        Fractional uncertainty of ``model`` (0 for survey models): a fitted model adds
+        (model_error * model)^2 to the residual's variance (see :attr:`residual_ivar`).
+    model_source : str
+        Where ``model`` came from: ``pipeline``, ``dap``, ``fitted`` or ``none`` (see ``MODEL_SOURCES``).
+        Left empty, it becomes ``pipeline`` when a model is given and ``none`` otherwise.
     """
 
     wavelength: np.ndarray
@@ -69,9 +85,17 @@ class Spectrum:
     sky: np.ndarray | None = None
     flags: set[str] = field(default_factory=set)
     meta: dict = field(default_factory=dict)
+    model_source: str = ""
+    model_error: float = 0.0
 
     wavelength_unit = WAVELENGTH_UNIT
     flux_unit = FLUX_UNIT
+
+    def __post_init__(self):
+        if not self.model_source:
+            self.model_source = MODEL_PIPELINE if self.model is not None else MODEL_NONE
+        if self.model_source not in MODEL_SOURCES:
+            raise ValueError(f"model_source must be one of {MODEL_SOURCES}, not {self.model_source!r}")
 
     @property
     def n_pixels(self) -> int:
@@ -85,6 +109,16 @@ class Spectrum:
     def is_usable(self) -> bool:
         """False when no pixel is good (see ``FLAG_ALL_MASKED``): nothing to search for lines in."""
         return FLAG_ALL_MASKED not in self.flags and not bool(np.all(self.mask))
+
+    @property
+    def residual_ivar(self) -> np.ndarray:
+        """Inverse variance of :attr:`residual`: ``ivar``, less the model's own uncertainty when it has one."""
+        if self.model is None or not self.model_error > 0:
+            return self.ivar
+        with np.errstate(divide="ignore", invalid="ignore"):
+            variance = 1.0 / self.ivar.astype(np.float64) + (self.model_error * self.model.astype(np.float64)) ** 2
+            out = np.where((self.ivar > 0) & np.isfinite(variance), 1.0 / variance, 0.0)
+        return out.astype(np.float32)
 
     @property
     def residual(self) -> np.ndarray:

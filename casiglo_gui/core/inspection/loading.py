@@ -17,7 +17,8 @@ import numpy as np
 
 from ..detection import Detection
 from ..errors import CasigloError, ModelMismatchError, SpectrumReadError
-from ..inference import CombinedDetector, OnnxLineModel, default_model_path
+from ..detectors import EvidenceDetector
+from ..inference import OnnxLineModel, default_model_path
 from ..physics import PhysicsDetector
 from ..preprocessing import to_model_grid
 from ..readers import identify_path, open_cube, read_spectra
@@ -63,7 +64,7 @@ class DetectorSet:
             return
         try:
             model = OnnxLineModel(path)
-            self.combined = CombinedDetector(model, self.physics)
+            self.combined = EvidenceDetector(model)
             self.model_version = model.version
         except ModelMismatchError as exc:
             notes.append(f"model refused: {exc.reason}")

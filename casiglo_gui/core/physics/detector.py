@@ -9,6 +9,8 @@ between scan steps and, for detections scoring at least ``refine_above``, refitt
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import grid
@@ -22,6 +24,9 @@ from .refine import RefineResult, refine_redshift
 
 DETECTOR_NAME = "physics"
 N_CANDIDATES = 20
+# Of those, how many come from the partner-significance map (multi-line sources) rather than from the
+# total significance: a single bright feature fills the total map's best peaks with its 12 readings.
+N_PARTNER_CANDIDATES = 8
 BLEND_MARGIN_PX = 3
 # Spike test (cosmic rays): window around each line (wide enough that a broad kernel picking up a
 # spike in its wing is caught too) and the chi^2 margin a 2-pixel spike must win by.
@@ -31,8 +36,8 @@ SPIKE_MARGIN_CHI2 = 9.0
 # width grid alone (measured <= 0.6% on noiseless lone Gaussians of sigma 1.3-2.5 px); a resolved
 # [OII] doublet gains 5-10%.
 BLEND_TOLERANCE = 0.015
-# The [OII] shape test needs every pixel within this many of the doublet's lines unmasked.
-OII_CLEAN_PX = 4
+# The [OII] shape test needs this fraction of the pixels across the doublet unmasked.
+OII_MIN_COVERAGE = 0.7
 # The doublet-shape fit runs only where the [OII] template reaches this SNR.
 OII_SHAPE_MIN_SNR = 4.0
 # Prefer a less significant peak only when its partner evidence is larger by this much.
@@ -118,51 +123,95 @@ class PhysicsDetector:
         return det
 
     # ------------------------------------------------------------------ internals
-    def _detect_chunk(self, residual, ivar, z_fg) -> list[Detection]:
+    def candidates_batch(self, residual: np.ndarray, ivar: np.ndarray, z_fg: np.ndarray,
+                         extra_z: np.ndarray | None = None) -> "Candidates":
+        """Every candidate redshift's physics evidence, for a batch (the combined detector's judge).
+
+        Candidates are the ``N_CANDIDATES`` best peaks of the line search plus, when ``extra_z`` is
+        given (e.g. the CNN's z_bg, one per spectrum; NaN for none), that redshift as the last column.
+        """
+        residual = np.atleast_2d(np.asarray(residual, dtype=np.float32))
+        ivar = np.atleast_2d(np.asarray(ivar, dtype=np.float32))
+        z_fg = np.atleast_1d(np.asarray(z_fg, dtype=np.float64))
+        parts = []
+        for start in range(0, residual.shape[0], ls.CHUNK):
+            sl = slice(start, start + ls.CHUNK)
+            extra = None if extra_z is None else np.atleast_1d(np.asarray(extra_z, dtype=np.float64))[sl]
+            parts.append(self._candidates_chunk(residual[sl], ivar[sl], z_fg[sl], extra))
+        return Candidates.concatenate(parts)
+
+    def _candidates_chunk(self, residual, ivar, z_fg, extra_z=None) -> "Candidates":
         n = residual.shape[0]
         sr = ls.scan(residual, ivar, z_fg, dz_margin=self.dz_margin, z_max=self.z_max)
-        cols = ls.top_peaks(sr.s2, N_CANDIDATES)
+        cols = np.concatenate([ls.top_peaks(sr.s2, N_CANDIDATES - N_PARTNER_CANDIDATES),
+                               ls.top_peaks(sr.partner_s2, N_PARTNER_CANDIDATES)], axis=1)
         valid = cols >= 0
         colc = np.where(valid, cols, 0)
         rows = np.arange(n)[:, None]
         sub = sr.q0 + colc
         sig_idx = sr.best_sigma[rows, colc].astype(np.int64)
-        evidence, feats, fl, nl, scale = self._evidence(sr, sub, sig_idx)
-        evidence = np.where(valid, evidence, -np.inf)
-        s2c = np.where(valid, sr.s2[rows, colc], -np.inf)
+        frac = self._parabolic_offsets(sr.s2, colc)
+        if extra_z is not None:
+            # The proposer's redshift as one more candidate, read at the nearest half pixel with the
+            # width the search preferred there; outside the searched range it is not a candidate.
+            shift = ls.shift_of_redshift(np.where(np.isfinite(extra_z), extra_z, 0.0))
+            q = np.rint(shift * ls.SUBPIXEL).astype(np.int64)
+            col = q - sr.q0
+            inside = np.isfinite(extra_z) & (col >= 0) & (col < sr.s2.shape[1])
+            colx = np.clip(col, 0, sr.s2.shape[1] - 1)
+            inside &= sr.s2[np.arange(n), colx] >= 0
+            sub = np.concatenate([sub, q[:, None]], axis=1)
+            colc = np.concatenate([colc, colx[:, None]], axis=1)
+            valid = np.concatenate([valid, inside[:, None]], axis=1)
+            sig_idx = np.concatenate([sig_idx, sr.best_sigma[np.arange(n), colx].astype(np.int64)[:, None]], axis=1)
+            frac = np.concatenate([frac, (shift * ls.SUBPIXEL - q)[:, None]], axis=1)
+        evidence, _, fl, nl, scale, deficit = self._evidence(sr, sub, sig_idx)
+        m = sub.shape[1]
+        z = ls.redshift_of_shift((sub + frac) / ls.SUBPIXEL)
+        sigma_px = np.asarray(ls.TRIAL_SIGMAS_PX)[sig_idx]
+        flat = self._detection_fields(z.reshape(-1), evidence.reshape(-1), fl.reshape(n * m, -1),
+                                      nl.reshape(n * m, -1), sigma_px.reshape(-1), scale.reshape(-1))
+        fields = {k: v.reshape((n, m) + v.shape[1:]) for k, v in flat.items()}
+        s2 = np.where(valid, sr.s2[rows, colc], -np.inf)
+        return Candidates(z=fields["z"], evidence=np.where(valid, evidence, -np.inf), s2=s2, valid=valid,
+                          oii_deficit=np.where(valid, deficit, 0.0),
+                          snr=fields["snr"], amp=fields["amp"], n_lines=fields["n_lines"],
+                          sigma_a=fields["sigma_a"], has_extra=extra_z is not None)
+
+    def _detect_chunk(self, residual, ivar, z_fg) -> list[Detection]:
+        c = self._candidates_chunk(residual, ivar, z_fg)
+        n = residual.shape[0]
+        r1 = np.arange(n)
         # The most significant peak, unless another has clearly more partner evidence (a lone strong
         # line or blended doublet gets its top S^2 at whichever line it is taken for; the right
         # reading is the one where other lines agree).
-        by_s2 = np.argsort(-s2c, axis=1, kind="stable")
+        by_s2 = np.argsort(-c.s2, axis=1, kind="stable")
         first = by_s2[:, 0]
-        most = np.argmax(evidence, axis=1)
-        switch = evidence[np.arange(n), most] > evidence[np.arange(n), first] + EVIDENCE_SWITCH
+        most = np.argmax(c.evidence, axis=1)
+        switch = c.evidence[r1, most] > c.evidence[r1, first] + EVIDENCE_SWITCH
         chosen = np.where(switch, most, first)
-        order = np.concatenate([chosen[:, None], by_s2], axis=1)
-        order = np.array([[j for j in row if j != row[0]][: N_CANDIDATES - 1] for row in order])
-        order = np.concatenate([chosen[:, None], order], axis=1)
-        pick = order[:, 0]
-        r1 = np.arange(n)
-        shift = np.array([(sub[i, pick[i]] + self._parabolic(sr.s2[i], colc[i, pick[i]])) / ls.SUBPIXEL
-                          for i in range(n)])
-        z = ls.redshift_of_shift(shift)
-        sigma_px = np.asarray(ls.TRIAL_SIGMAS_PX)[sig_idx[r1, pick]]
-        fields = self._detection_fields(z, evidence[r1, pick], fl[r1, pick], nl[r1, pick], sigma_px,
-                                        scale[r1, pick])
-        z_alt = ls.redshift_of_shift(sub / ls.SUBPIXEL)
-        sig_alt = np.sqrt(np.maximum(s2c, 0.0))
         detections = []
         for i in range(n):
-            if not valid[i, 0] or s2c[i, 0] <= 0:  # nothing usable (e.g. every pixel masked)
+            k = int(chosen[i])
+            if not c.valid[i, 0] or c.s2[i, 0] <= 0:  # nothing usable (e.g. every pixel masked)
                 detections.append(self._empty())
                 continue
-            alternatives = [Solution(z_bg=float(z_alt[i, k]), score=float('nan'), evidence=float(sig_alt[i, k]) ** 2)
-                            for k in order[i, 1:] if valid[i, k]]
-            detections.append(self._detection_from(fields, i, alternatives[: self.n_alternatives]))
+            others = [j for j in by_s2[i] if j != k and c.valid[i, j]][: self.n_alternatives]
+            alternatives = [c.solution(i, j) for j in others]
+            det = Detection(z_bg=float(c.z[i, k]), z_bg_err=float("nan"),
+                            score=float(scoring.lens_score(c.evidence[i, k])), n_lines=int(c.n_lines[i, k]),
+                            line_probability=scoring.line_probability(c.snr[i, k]), line_snr=c.snr[i, k],
+                            detector=DETECTOR_NAME, model_version="", alternatives=alternatives,
+                            line_amplitude=c.amp[i, k], line_sigma_a=float(c.sigma_a[i, k]))
+            detections.append(det)
         return detections
 
     def _evidence(self, sr: ls.ScanResult, sub: np.ndarray, sig_idx: np.ndarray):
-        """Partner evidence of candidate shifts (see :mod:`.scoring`), with the per-line arrays."""
+        """Partner evidence of candidate shifts (see :mod:`.scoring`), with the per-line arrays.
+
+        Also returns the [OII] shape deficit (chi^2, <= 0): how much better one Gaussian explains the
+        [OII] position than any physical doublet (evidence against reading that line as [OII]).
+        """
         fl, nl = ls.line_arrays_at(sr.F, sr.N, sub, sig_idx)
         # Dividing F by the noise scale divides every SNR by it; amplitudes come from the raw arrays.
         scale = sr.noise_scale[np.arange(sub.shape[0])[:, None], sig_idx][..., None]
@@ -173,7 +222,7 @@ class PhysicsDetector:
         parts = [feats[..., ls.FEATURE_NAMES.index(name)] for name in scoring.UNBLENDED_FEATURES]
         for name, members, lines in scoring.BLEND_GROUPS:
             if name == "oii":
-                primary, partner = self._oii_terms(sr, sub, feats[..., ls.FEATURE_NAMES.index("oii")], lines)
+                primary, partner, deficit = self._oii_terms(sr, sub, feats[..., ls.FEATURE_NAMES.index("oii")], lines)
                 parts.extend([primary, partner])
                 continue
             total = sum(np.maximum(feats[..., ls.FEATURE_NAMES.index(m)], 0.0) ** 2 for m in members)
@@ -181,25 +230,27 @@ class PhysicsDetector:
             parts.append(np.sqrt(np.minimum(total, single)))
             parts.append(np.sqrt(np.maximum(total - single * (1.0 + BLEND_TOLERANCE), 0.0)))
         evidence = scoring.partner_evidence(np.stack(parts, axis=-1))
-        return evidence, feats, fl, nl, scale[..., 0]
+        return evidence, feats, fl, nl, scale[..., 0], deficit
 
     def _oii_terms(self, sr, sub, oii_snr, lines):
         """[OII] group terms: (best single line, doublet shape) from exact fits on the pixels.
 
         Fitted only where the [OII] template has SNR >= OII_SHAPE_MIN_SNR (elsewhere the shape cannot
-        matter) and every pixel across the doublet is unmasked (a masked gap inside one broad line
-        would fake a two-peaked shape).
+        matter) and the doublet is covered well enough to show its shape (:meth:`_covered`). Both
+        models are fitted to the same unmasked pixels, so a masked pixel favours neither.
         """
         primary = np.maximum(oii_snr, 0.0).astype(np.float32)
         partner = np.zeros_like(primary)
-        todo = (oii_snr >= OII_SHAPE_MIN_SNR) & self._all_good(sr, sub, lines, OII_CLEAN_PX)
+        deficit = np.zeros_like(primary)
+        todo = (oii_snr >= OII_SHAPE_MIN_SNR) & self._covered(sr, sub, lines)
         if np.any(todo):
             rows, cols = np.nonzero(todo)
             two, one = doublet_gains(sr.residual, sr.ivar, rows, sub[rows, cols] / ls.SUBPIXEL)
             var = sr.noise_scale[rows, 1] ** 2
             primary[rows, cols] = np.sqrt(np.maximum(one, 0.0) / var)
             partner[rows, cols] = np.sqrt(np.maximum(two - one, 0.0) / var)
-        return primary, partner
+            deficit[rows, cols] = np.minimum(two - one, 0.0) / var
+        return primary, partner, deficit
 
     @staticmethod
     def _two_component_gain(f1, f2, n1, n2, sigma):
@@ -260,17 +311,21 @@ class PhysicsDetector:
         return spike > line + SPIKE_MARGIN_CHI2
 
     @staticmethod
-    def _all_good(sr, sub, lines, margin_px):
-        """True where every pixel from the group's bluest line - margin to its reddest + margin is unmasked."""
-        lo = float(min(ls.REST_PIXEL[LINE_INDEX[k]] for k in lines)) - margin_px
-        hi = float(max(ls.REST_PIXEL[LINE_INDEX[k]] for k in lines)) + margin_px
+    def _covered(sr, sub, lines):
+        """True where each [OII] component has an unmasked pixel within 1 px of its centre and at
+        least ``OII_MIN_COVERAGE`` of the pixels across the doublet (+-2 px) are unmasked."""
         shift = sub / ls.SUBPIXEL
-        first = np.floor(shift + lo).astype(np.int64)
-        width = int(np.ceil(hi - lo)) + 2
-        pos = first[..., None] + np.arange(width)
+        ok = np.ones(sub.shape, dtype=bool)
+        for key in lines:
+            core = np.floor(shift + ls.REST_PIXEL[LINE_INDEX[key]]).astype(np.int64)[..., None] + np.arange(0, 2)
+            good = sr.good[np.arange(sub.shape[0])[:, None, None], np.clip(core, 0, grid.N_PIXELS - 1)]
+            ok &= np.any(good & (core >= 0) & (core < grid.N_PIXELS), axis=-1)
+        lo = float(min(ls.REST_PIXEL[LINE_INDEX[k]] for k in lines)) - 2
+        hi = float(max(ls.REST_PIXEL[LINE_INDEX[k]] for k in lines)) + 2
+        pos = np.floor(shift + lo).astype(np.int64)[..., None] + np.arange(int(np.ceil(hi - lo)) + 1)
         inside = (pos >= 0) & (pos < grid.N_PIXELS)
-        good = sr.good[np.arange(sub.shape[0])[:, None, None], np.clip(pos, 0, grid.N_PIXELS - 1)]
-        return np.all(good & inside, axis=-1)
+        good = sr.good[np.arange(sub.shape[0])[:, None, None], np.clip(pos, 0, grid.N_PIXELS - 1)] & inside
+        return ok & (good.mean(axis=-1) >= OII_MIN_COVERAGE)
 
     @staticmethod
     def _best_single(sr, sub, lines):
@@ -292,16 +347,19 @@ class PhysicsDetector:
         return best
 
     @staticmethod
-    def _parabolic(row: np.ndarray, col: int) -> float:
-        if col <= 0 or col >= row.shape[0] - 1:
-            return 0.0
-        ym, y0, yp = float(row[col - 1]), float(row[col]), float(row[col + 1])
-        if ym < 0 or yp < 0:
-            return 0.0
+    def _parabolic_offsets(s2: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Sub-column offset of the parabola through each peak and its neighbours, (n, m) in [-0.5, 0.5];
+        0 at the edges, where a neighbour is outside the searched range, or where the peak is not a maximum."""
+        rows = np.arange(s2.shape[0])[:, None]
+        inner = (cols > 0) & (cols < s2.shape[1] - 1)
+        ym = s2[rows, np.clip(cols - 1, 0, s2.shape[1] - 1)].astype(np.float64)
+        y0 = s2[rows, cols].astype(np.float64)
+        yp = s2[rows, np.clip(cols + 1, 0, s2.shape[1] - 1)].astype(np.float64)
         den = ym - 2 * y0 + yp
-        if den >= 0:
-            return 0.0
-        return float(np.clip(0.5 * (ym - yp) / den, -0.5, 0.5))
+        ok = inner & (ym >= 0) & (yp >= 0) & (den < 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            offset = np.where(ok, 0.5 * (ym - yp) / np.where(ok, den, -1.0), 0.0)
+        return np.clip(offset, -0.5, 0.5)
 
     @staticmethod
     def _detection_fields(z, evidence, fl, nl, sigma_px, noise_scale) -> dict:
@@ -347,7 +405,7 @@ class PhysicsDetector:
             sig_idx = sr.best_sigma[:, col: col + 1].astype(np.int64)
         else:
             sig_idx = np.ones_like(sub)
-        evidence, _, fl, nl, scale = self._evidence(sr, sub, sig_idx)
+        evidence, _, fl, nl, scale, _ = self._evidence(sr, sub, sig_idx)
         fields = self._detection_fields(np.array([z]), evidence[:, 0], fl[:, 0], nl[:, 0],
                                         np.array([ls.TRIAL_SIGMAS_PX[sig_idx[0, 0]]]), scale[:, 0])
         return self._detection_from(fields, 0, [])
@@ -370,3 +428,40 @@ class PhysicsDetector:
         if np.any(fitted):
             strongest = int(np.nanargmax(np.where(fitted, res.snr, np.nan)))
             det.line_sigma_a = float(res.sigma_a[strongest])
+
+
+@dataclass
+class Candidates:
+    """Physics evidence of m candidate redshifts for each of n spectra (arrays (n, m[, 12])).
+
+    ``evidence`` is the partner evidence x (SNR units); ``oii_deficit`` (chi^2, <= 0) how much better
+    one Gaussian explains the [OII] position than a physical doublet; ``chi2_evidence`` combines them.
+    """
+
+    z: np.ndarray
+    evidence: np.ndarray
+    s2: np.ndarray
+    valid: np.ndarray
+    oii_deficit: np.ndarray
+    snr: np.ndarray
+    amp: np.ndarray
+    n_lines: np.ndarray
+    sigma_a: np.ndarray
+    has_extra: bool = False
+
+    @classmethod
+    def concatenate(cls, parts: list["Candidates"]) -> "Candidates":
+        names = ("z", "evidence", "s2", "valid", "oii_deficit", "snr", "amp", "n_lines", "sigma_a")
+        return cls(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in names},
+                   has_extra=parts[0].has_extra)
+
+    @property
+    def chi2_evidence(self) -> np.ndarray:
+        """Signed chi^2 evidence: x^2 plus the [OII] shape deficit; -inf where not a candidate."""
+        x = np.where(np.isfinite(self.evidence), np.maximum(self.evidence, 0.0), 0.0)
+        return np.where(self.valid, x * x + self.oii_deficit, -np.inf)
+
+    def solution(self, i: int, k: int) -> Solution:
+        return Solution(z_bg=float(self.z[i, k]), score=float(scoring.lens_score(self.evidence[i, k])),
+                        evidence=float(self.evidence[i, k]), n_lines=int(self.n_lines[i, k]),
+                        line_probability=scoring.line_probability(self.snr[i, k]), line_snr=self.snr[i, k])

@@ -5,12 +5,15 @@
 profile. Both models are fitted by weighted linear least squares directly on the pixels around the
 candidate, over a grid of widths and sub-pixel centres, so neither gains from a coarse width grid:
 
-- one Gaussian: sigma 0.8-4.6 px (wide enough to cover a blended doublet), centre within +-3 px
+- one Gaussian: sigma 0.8-5.0 px (wide enough to cover a blended doublet), centre within +-3 px
   (everywhere a doublet component can reach);
-- the doublet: sigma 0.8-3.2 px, two non-negative amplitudes at the exact separation.
+- the doublet: sigma 0.8-4.7 px, two amplitudes at the exact separation whose ratio 3730/3727 stays
+  within the physical range ``OII_RATIO_RANGE`` (0.35-1.5: the low- and high-density limits, with
+  margin), so a lone Gaussian cannot be fitted as a "doublet" with one component switched off.
 
 The doublet's chi^2 gain over the best single Gaussian is the shape evidence (one extra amplitude, so
-pure noise gives ~chi^2 with one degree of freedom).
+pure noise gives ~chi^2 with one degree of freedom). It is negative where one Gaussian explains the
+line better than any physical doublet: at high SNR, evidence that the line is not [OII].
 """
 from __future__ import annotations
 
@@ -23,9 +26,12 @@ from ..lines import LINE_INDEX
 from .linesearch import OII_SEPARATION_PX, REST_PIXEL
 from .profiles import integrated_gaussian
 
-HALF_WINDOW_PX = 12
-SINGLE_SIGMAS_PX = np.arange(0.8, 4.65, 0.15)
-DOUBLET_SIGMAS_PX = np.arange(0.8, 3.25, 0.15)
+HALF_WINDOW_PX = 14  # > 3 sigma beyond each component of the broadest doublet
+OII_RATIO_RANGE = (0.35, 1.5)  # [OII] 3730/3727 flux ratio (amplitude ratio at a common width)
+# Component widths up to 4.7 px: a 300 km/s source (4.3 px on the 69 km/s grid) with the instrument's
+# ~1.1 px. The single Gaussian reaches further, to what such a doublet blends into (sqrt(4.7^2 + 1.6^2)).
+SINGLE_SIGMAS_PX = np.arange(0.8, 5.06, 0.15)
+DOUBLET_SIGMAS_PX = np.arange(0.8, 4.76, 0.15)
 CENTRE_OFFSETS_PX = np.arange(-1.25, 1.26, 0.125)
 # The single line may sit wherever either doublet component can (centre offset +- half the separation),
 # or a line beside the candidate would count for the doublet and not for the single Gaussian.
@@ -81,12 +87,16 @@ def doublet_gains(residual: np.ndarray, ivar: np.ndarray, rows: np.ndarray, shif
     n22 = w @ (red * red).T
     n12 = w @ (blue * red).T
     det = n11 * n22 - n12 * n12
+    lo, hi = OII_RATIO_RANGE
     with np.errstate(divide="ignore", invalid="ignore"):
         a1 = (n22 * f1 - n12 * f2) / det
         a2 = (n11 * f2 - n12 * f1) / det
-        both = (det > 1e-12 * n11 * n22) & (a1 >= 0) & (a2 >= 0)
-        two = np.where(both, a1 * f1 + a2 * f2, 0.0)
-        one_a = np.where(n11 > 0, np.maximum(f1, 0) ** 2 / np.where(n11 > 0, n11, 1), 0.0)
-        one_b = np.where(n22 > 0, np.maximum(f2, 0) ** 2 / np.where(n22 > 0, n22, 1), 0.0)
-    g2 = np.where(both, two, np.maximum(one_a, one_b)).max(axis=1)
+        inside = (det > 1e-12 * n11 * n22) & (a1 > 0) & (a2 >= lo * a1) & (a2 <= hi * a1)
+        two = np.where(inside, a1 * f1 + a2 * f2, 0.0)
+        # Outside the physical ratio range the best fit lies on its boundary: one template blue + r red.
+        for r in (lo, hi):
+            num = np.maximum(f1 + r * f2, 0.0)
+            den = n11 + 2 * r * n12 + r * r * n22
+            two = np.maximum(two, np.where(den > 0, num * num / np.where(den > 0, den, 1.0), 0.0))
+    g2 = two.max(axis=1)
     return g2.astype(np.float32), g1.astype(np.float32)

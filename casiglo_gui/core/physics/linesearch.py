@@ -191,6 +191,10 @@ class ScanResult:
         Per-pixel significance residual x sqrt(ivar) (for the spike test).
     residual, ivar : float32 (n, N_PIXELS)
         The inputs (for fits on pixels).
+    partner_s2 : float32 (n, n_shift)
+        ``s2`` less its largest single feature term (best over widths): the significance of the
+        features beside the strongest one. One bright line read as each of the 12 lines gives 12 high
+        ``s2`` peaks but no ``partner_s2``, so peaks of this map are where multi-line sources are.
     """
 
     q0: int
@@ -203,6 +207,7 @@ class ScanResult:
     chi: np.ndarray
     residual: np.ndarray
     ivar: np.ndarray
+    partner_s2: np.ndarray | None = None
 
 
 def snr_noise_scale(F: np.ndarray, N: np.ndarray) -> np.ndarray:
@@ -392,26 +397,36 @@ def scan(residual: np.ndarray, ivar: np.ndarray, z_fg: np.ndarray, dz_margin: fl
     n_t = max(-(-(q_hi - q0 + 1) // SUBPIXEL), 1)
     n_sigma = len(TRIAL_SIGMAS_PX)
     s2 = np.full((n, SUBPIXEL, n_t), -1.0, dtype=np.float32)
+    partner_s2 = np.full((n, SUBPIXEL, n_t), -1.0, dtype=np.float32)
     best_sigma = np.zeros((n, SUBPIXEL, n_t), dtype=np.int8)
     total = np.empty((n, SUBPIXEL, n_t), dtype=np.float32)
+    top = np.empty((n, SUBPIXEL, n_t), dtype=np.float32)
     for si in range(n_sigma):
         total[:] = 0.0
+        top[:] = 0.0
         for anchor, power in _feature_power(F, N, si):
             for phase in range(SUBPIXEL):
                 p_start, f = divmod(anchor + q0 + phase, SUBPIXEL)
                 length = min(n_t, grid.N_PIXELS - p_start)
                 if length > 0:
-                    total[:, phase, :length] += power[:, f, p_start: p_start + length]
-        total *= (1.0 / noise_scale[:, si] ** 2)[:, None, None]
+                    piece = power[:, f, p_start: p_start + length]
+                    total[:, phase, :length] += piece
+                    np.maximum(top[:, phase, :length], piece, out=top[:, phase, :length])
+        scale = (1.0 / noise_scale[:, si] ** 2)[:, None, None]
+        total *= scale
         better = total > s2
         np.copyto(s2, total, where=better)
         np.copyto(best_sigma, np.int8(si), where=better)
+        np.maximum(partner_s2, total - top * scale, out=partner_s2)
     s2 = s2.transpose(0, 2, 1).reshape(n, SUBPIXEL * n_t)
+    partner_s2 = partner_s2.transpose(0, 2, 1).reshape(n, SUBPIXEL * n_t)
     best_sigma = best_sigma.transpose(0, 2, 1).reshape(n, SUBPIXEL * n_t)
     cols = q0 + np.arange(SUBPIXEL * n_t)[None, :]
-    s2[(cols < q_lo_each[:, None]) | (cols > q_hi)] = -1.0
+    outside = (cols < q_lo_each[:, None]) | (cols > q_hi)
+    s2[outside] = -1.0
+    partner_s2[outside] = -1.0
     return ScanResult(q0=q0, s2=s2, best_sigma=best_sigma, F=F, N=N, noise_scale=noise_scale, good=ivar > 0,
-                      chi=residual * np.sqrt(ivar), residual=residual, ivar=ivar)
+                      chi=residual * np.sqrt(ivar), residual=residual, ivar=ivar, partner_s2=partner_s2)
 
 
 def top_peaks(s2: np.ndarray, n_peaks: int = 5, exclusion: int = 3 * SUBPIXEL) -> np.ndarray:

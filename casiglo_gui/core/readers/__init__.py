@@ -15,4 +15,5 @@ from .registry import (  # noqa: F401
 )
 from .fitsfile import BACKENDS, DEFAULT_BACKEND, FALLBACK_BACKEND  # noqa: F401
 from . import sdss  # noqa: F401  (registers itself)
+from . import desi  # noqa: F401  (registers the DESI readers)
 from .manga import MangaCube, open_cube  # noqa: F401  (registers the MaNGA readers)

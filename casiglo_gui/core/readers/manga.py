@@ -6,11 +6,15 @@ log grid that *is* the model grid (shift 0). Spaxel ``(x, y)`` is ``FLUX[:, y, x
 (FITS axis 1), ``y`` the row (FITS axis 2), both 0-based; its object id is ``PLATEIFU/x,y``.
 
 Foreground model: a DAP model cube (its ``MODEL`` HDU, same shape; ``MODEL_MASK`` joins the mask) when one
-is given, or when the cube itself carries ``MODEL``. Without one every spectrum is flagged
-``no_foreground_model`` and its residual is the flux; fitting a continuum is left to the caller.
+is given, or when the cube itself carries ``MODEL`` (``model_source = "dap"``). Without one, every spaxel
+gets a fitted model (:mod:`casiglo_gui.core.foreground`, ``model_source = "fitted"``), all spaxels of a row
+fitted together at the cube's redshift; with no redshift either, spectra are flagged
+``no_foreground_model`` (``model_source = "none"``) and the scan does not search them.
 
-Redshift of a cube, first found wins: the caller's ``z_fg``; primary-header ``Z``, ``NSA_Z`` or ``REDSHIFT``
-(DRP cubes normally carry none); ``SCINPVEL`` (DAP input cz, km/s) of the cube or the model cube; else NaN.
+Redshift of a cube, first found wins: the caller's ``z_fg``; primary-header ``Z``, ``NSA_Z``, ``NSA_ZDIST``,
+``REDSHIFT`` or ``OBJZ`` (DRP cubes normally carry none); ``SCINPVEL`` (DAP input cz, km/s) of the cube or
+the model cube; the DAP MAPS file or DRPall catalogue beside the cube, or given as ``--redshifts``
+(:mod:`.manga_redshift`); the caller's ``z_fg_default`` (``--z-fg``); else NaN.
 
 Any non-zero ``MASK`` bit counts as bad (DRP3PIXMASK: NOCOV, LOWCOV, DEADFIBER, FORESTAR, DONOTUSE).
 """
@@ -24,13 +28,16 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SpectrumReadError
-from ..spectrum import FLAG_ALL_MASKED, FLAG_NO_FOREGROUND_MODEL, Spectrum
+from ..foreground.attach import attach_foreground
+from ..spectrum import FLAG_ALL_MASKED, FLAG_NO_FOREGROUND_MODEL, MODEL_DAP, Spectrum
 from .fitsfile import FITS_ERRORS, FitsSource, astropy_fits, native
+from .manga_redshift import redshift_beside
+from .options import ReadOptions
 from .registry import check_file, register_reader
 from .sdss import check_loglam
 
 SPEED_OF_LIGHT_KMS = 299792.458
-CUBE_Z_KEYWORDS = ("Z", "NSA_Z", "REDSHIFT")
+CUBE_Z_KEYWORDS = ("Z", "NSA_Z", "NSA_ZDIST", "REDSHIFT", "OBJZ")
 # Planes of the cube processed at once when scanning the whole cube (white light, spaxels with data):
 # bounds the temporary memory to a few MB whatever the cube's size.
 PLANES_PER_CHUNK = 256
@@ -174,8 +181,12 @@ class MangaCube:
         Whether a DAP ``MODEL`` cube is attached.
     """
 
-    def __init__(self, path: str | Path, model_cube: str | Path | None = None, z_fg: float | None = None):
+    def __init__(self, path: str | Path, model_cube: str | Path | None = None, z_fg: float | None = None,
+                 z_fg_default: float | None = None, fit_foreground: bool = True, redshifts: str | None = None):
         self.path = str(path)
+        self.fit_foreground = fit_foreground
+        self._z_fg_default = z_fg_default
+        self._redshifts = redshifts
         self.warnings: list[str] = []
         self._hdul = None
         self._model_hdul = None
@@ -250,6 +261,12 @@ class MangaCube:
                         if np.isfinite(cz):
                             self.z_fg, self.z_source = np.float64(cz / SPEED_OF_LIGHT_KMS), "SCINPVEL"
                             break
+            if not np.isfinite(self.z_fg):
+                found = redshift_beside(self.path, self.plateifu, self._redshifts)
+                if found is not None:
+                    self.z_fg, self.z_source = np.float64(found[0]), found[1]
+            if not np.isfinite(self.z_fg) and self._z_fg_default is not None:
+                self.z_fg, self.z_source = np.float64(self._z_fg_default), "--z-fg"
         self._with_data = None
 
     def _attach_model(self, hdul, path: str) -> None:
@@ -310,7 +327,14 @@ class MangaCube:
         return Spectrum(
             wavelength=self.wavelength.copy(), flux=flux, ivar=_clean_ivar(ivar), model=model, mask=bad,
             object_id=object_id, ra=self.ra, dec=self.dec, z_fg=self.z_fg, source=self.path,
-            survey="manga", grid_shift=self.grid_shift, flags=flags, meta=meta)
+            survey="manga", grid_shift=self.grid_shift, flags=flags, meta=meta,
+            model_source=MODEL_DAP if model is not None else "")
+
+    def _with_foreground(self, spectra: list[Spectrum]) -> list[Spectrum]:
+        """Fitted models for spectra without a DAP model (one call for the list: they share z and pixels)."""
+        if self.fit_foreground and self._model is None:
+            attach_foreground(spectra)
+        return spectra
 
     def spaxel(self, x: int, y: int) -> Spectrum:
         """The spectrum of spaxel ``(x, y)``; an empty spaxel comes back flagged ``all_masked``.
@@ -323,7 +347,8 @@ class MangaCube:
         x, y = self._check_xy(x, y)
         flux, ivar, mask, model, model_mask = self._spaxel_arrays(x, y)
         bad = _bad_pixels(flux, ivar, mask, model, model_mask)
-        return self._spectrum(flux, ivar, bad, model, f"{self.plateifu}/{x},{y}", {"x": x, "y": y})
+        spectrum = self._spectrum(flux, ivar, bad, model, f"{self.plateifu}/{x},{y}", {"x": x, "y": y})
+        return self._with_foreground([spectrum])[0]
 
     def aperture(self, x: float, y: float, radius_spaxels: float) -> Spectrum:
         """Summed spectrum of the spaxels with data within ``radius_spaxels`` of ``(x, y)`` (centres).
@@ -357,7 +382,8 @@ class MangaCube:
         ivar[ok] = (1.0 / var_sum[ok]).astype(np.float32)
         bad |= ~ok
         model = None if model_sum is None else model_sum.astype(np.float32)
-        return self._spectrum(flux_sum.astype(np.float32), ivar, bad, model, object_id, meta)
+        spectrum = self._spectrum(flux_sum.astype(np.float32), ivar, bad, model, object_id, meta)
+        return self._with_foreground([spectrum])[0]
 
     def _planes(self):
         for start in range(0, self.n_wave, PLANES_PER_CHUNK):
@@ -404,19 +430,23 @@ class MangaCube:
                 continue
             rows = [None if hdu is None else native(np.array(hdu.data[:, y, :]))
                     for hdu in (self._flux, self._ivar, self._mask, self._model, self._model_mask)]
+            spectra = []
             for x in xs.tolist():
                 flux, ivar, mask, model, model_mask = (
                     None if row is None else np.ascontiguousarray(row[:, x]) for row in rows)
                 flux, ivar = flux.astype(np.float32, copy=False), ivar.astype(np.float32, copy=False)
                 model = None if model is None else model.astype(np.float32, copy=False)
                 bad = _bad_pixels(flux, ivar, mask, model, model_mask)
-                yield self._spectrum(flux, ivar, bad, model, f"{self.plateifu}/{x},{y}", {"x": x, "y": y})
+                spectra.append(self._spectrum(flux, ivar, bad, model, f"{self.plateifu}/{x},{y}", {"x": x, "y": y}))
+            yield from self._with_foreground(spectra)
 
     def __len__(self) -> int:
         return len(self.spaxels_with_data())
 
 
-def open_cube(path: str | Path, model_cube: str | Path | None = None, z_fg: float | None = None) -> MangaCube:
+def open_cube(path: str | Path, model_cube: str | Path | None = None, z_fg: float | None = None,
+              z_fg_default: float | None = None, fit_foreground: bool = True,
+              redshifts: str | None = None) -> MangaCube:
     """Open a MaNGA LOGCUBE.
 
     Parameters
@@ -427,13 +457,21 @@ def open_cube(path: str | Path, model_cube: str | Path | None = None, z_fg: floa
         A DAP model cube (``...LOGCUBE-<DAPTYPE>.fits.gz``) whose ``MODEL`` becomes the foreground model.
     z_fg : float, optional
         Foreground redshift overriding whatever the headers say.
+    z_fg_default : float, optional
+        Foreground redshift used when nothing else gives one (``--z-fg``).
+    redshifts : str, optional
+        A MAPS file or DRPall catalogue to take the redshift from (``--redshifts``), instead of looking for
+        one beside the cube (:mod:`.manga_redshift`).
+    fit_foreground : bool
+        Fit a foreground model per spaxel when no DAP model is attached (default True).
 
     Raises
     ------
     SpectrumReadError
         Missing, damaged or non-LOGCUBE file, or a model cube that does not match.
     """
-    return MangaCube(path, model_cube=model_cube, z_fg=z_fg)
+    return MangaCube(path, model_cube=model_cube, z_fg=z_fg, z_fg_default=z_fg_default,
+                     fit_foreground=fit_foreground, redshifts=redshifts)
 
 
 def cube_errors() -> tuple[type[BaseException], ...]:
@@ -441,10 +479,11 @@ def cube_errors() -> tuple[type[BaseException], ...]:
     return FITS_ERRORS + (astropy_fits().verify.VerifyError, AssertionError)
 
 
-@register_reader("manga-logcube", is_logcube, priority=6)
-def load_logcube(source: FitsSource, path: str) -> Iterator[Spectrum]:
+@register_reader("manga-logcube", is_logcube, priority=6, takes_options=True)
+def load_logcube(source: FitsSource, path: str, options: ReadOptions) -> Iterator[Spectrum]:
     """Every spaxel with data, row by row, read lazily."""
-    with open_cube(path) as cube:
+    with open_cube(path, z_fg_default=options.z_fg, fit_foreground=options.fit_foreground,
+                   redshifts=options.redshifts) as cube:
         try:
             yield from cube
         except cube_errors() as exc:

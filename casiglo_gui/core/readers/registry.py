@@ -17,6 +17,7 @@ from ..spectrum import Spectrum
 from .fitsfile import (
     BACKENDS, FALLBACK_BACKEND, DamagedFitsError, FitsSource, Unsupported, open_library_source,
 )
+from .options import DEFAULT_OPTIONS, ReadOptions
 from .structure import FileLayout, inspect_file
 
 
@@ -25,25 +26,29 @@ class Reader:
     """A registered format.
 
     ``identify(source) -> bool`` must be cheap and decide from content only; ``load(source, path)``
-    yields (or returns a list of) :class:`Spectrum`. A format that is recognised but cannot give spectra
-    (e.g. MaNGA DAP MAPS) registers a loader that raises ``SpectrumReadError`` with the reason.
+    (``load(source, path, options)`` when registered with ``takes_options=True``) yields (or returns a
+    list of) :class:`Spectrum`. A format that is recognised but cannot give spectra (e.g. MaNGA DAP
+    MAPS) registers a loader that raises ``SpectrumReadError`` with the reason.
     """
 
     name: str
     identify: Callable[[FitsSource], bool]
-    load: Callable[[FitsSource, str], "list[Spectrum] | Iterator[Spectrum]"]
+    load: Callable[..., "list[Spectrum] | Iterator[Spectrum]"]
     priority: int = 0
+    takes_options: bool = False
 
 
 READERS: list[Reader] = []
 
 
-def register_reader(name: str, identify: Callable[[FitsSource], bool], priority: int = 0):
-    """Decorator registering ``load(source, path)`` under ``name`` (higher priority is tried first)."""
+def register_reader(name: str, identify: Callable[[FitsSource], bool], priority: int = 0,
+                    takes_options: bool = False):
+    """Decorator registering ``load(source, path)`` under ``name`` (higher priority is tried first);
+    with ``takes_options`` the loader is called as ``load(source, path, options)`` (:class:`ReadOptions`)."""
 
     def decorate(load):
         READERS[:] = [r for r in READERS if r.name != name]
-        READERS.append(Reader(name, identify, load, priority))
+        READERS.append(Reader(name, identify, load, priority, takes_options))
         READERS.sort(key=lambda r: -r.priority)
         return load
 
@@ -135,8 +140,12 @@ def identify_path(path: str | Path, backend: str | None = None) -> str | None:
     return None
 
 
-def iter_spectra(path: str | Path, backend: str | None = None) -> Iterator[Spectrum]:
+def iter_spectra(path: str | Path, backend: str | None = None,
+                 options: ReadOptions | None = None) -> Iterator[Spectrum]:
     """Yield the spectra in ``path`` one by one (MaNGA cubes are read spaxel by spaxel).
+
+    Every spectrum that comes without a foreground model gets a fitted one (``model_source =
+    "fitted"``, see :mod:`casiglo_gui.core.foreground`) unless ``options.fit_foreground`` is False.
 
     Parameters
     ----------
@@ -148,20 +157,31 @@ def iter_spectra(path: str | Path, backend: str | None = None) -> Iterator[Spect
         its content (e.g. a dead fibre) is not read again by the next back-end: the verdict would be the
         same. When every back-end fails, the first one's reason is given (the direct reader's own
         reasons are the most specific).
+    options : ReadOptions, optional
+        ``--z-fg``, ``--redshifts`` and whether to fit missing foreground models.
 
     Raises
     ------
     SpectrumReadError
         Missing, empty, non-FITS, truncated, oversized or unrecognised file, or unusable data.
     """
-    path = str(path)
+    options = DEFAULT_OPTIONS if options is None else options
+    spectra = _iter_any_backend(str(path), backend, options)
+    if not options.fit_foreground:
+        return spectra
+    from ..foreground.attach import with_fitted_foreground
+
+    return with_fitted_foreground(spectra, z_fg=options.z_fg)
+
+
+def _iter_any_backend(path: str, backend: str | None, options: ReadOptions) -> Iterator[Spectrum]:
     layout = inspect_file(path)
     chain = backend_chain(backend, layout.compressed)
     first_error: SpectrumReadError | None = None
     for name in chain:
         yielded = False
         try:
-            for spectrum in _iter_with(path, name, layout):
+            for spectrum in _iter_with(path, name, layout, options):
                 yielded = True
                 yield spectrum
             return
@@ -193,7 +213,7 @@ class _LoaderVerdict(Exception):
         self.error = error
 
 
-def _iter_with(path: str, backend: str, layout: FileLayout) -> Iterator[Spectrum]:
+def _iter_with(path: str, backend: str, layout: FileLayout, options: ReadOptions) -> Iterator[Spectrum]:
     source = open_fits(path, backend, layout)
     try:
         reader = identify(source)
@@ -201,7 +221,10 @@ def _iter_with(path: str, backend: str, layout: FileLayout) -> Iterator[Spectrum
             names = ", ".join(n or "(unnamed)" for n in source.names)
             raise SpectrumReadError(path, f"not a recognised spectrum file (HDUs: {names})")
         try:
-            yield from reader.load(source, path)
+            if reader.takes_options:
+                yield from reader.load(source, path, options)
+            else:
+                yield from reader.load(source, path)
         except SpectrumReadError as exc:
             raise _LoaderVerdict(exc) from None
         except Unsupported:
@@ -216,7 +239,8 @@ def _iter_with(path: str, backend: str, layout: FileLayout) -> Iterator[Spectrum
             pass
 
 
-def read_spectra(path: str | Path, backend: str | None = None) -> list[Spectrum]:
+def read_spectra(path: str | Path, backend: str | None = None,
+                 options: ReadOptions | None = None) -> list[Spectrum]:
     """Read every spectrum in ``path``: one for a spec file, one per row of a MaNGA test-spectra table,
     one per spaxel with data for a MaNGA LOGCUBE (a full cube is thousands of spectra: prefer
     :func:`iter_spectra`, or :func:`casiglo_gui.core.readers.open_cube` to pick spaxels or apertures).
@@ -229,12 +253,13 @@ def read_spectra(path: str | Path, backend: str | None = None) -> list[Spectrum]
     SpectrumReadError
         For a missing, empty, non-FITS, truncated or unrecognised file, or unusable data.
     """
-    return list(iter_spectra(path, backend))
+    return list(iter_spectra(path, backend, options))
 
 
-def read_spectrum(path: str | Path, backend: str | None = None) -> Spectrum:
+def read_spectrum(path: str | Path, backend: str | None = None,
+                  options: ReadOptions | None = None) -> Spectrum:
     """Read the single spectrum in ``path`` (the first one for multi-spectrum files)."""
-    spectra = iter_spectra(path, backend)
+    spectra = iter_spectra(path, backend, options)
     try:
         return next(spectra)
     except StopIteration:

@@ -16,7 +16,8 @@ from .. import grid
 from ..errors import SpectrumReadError
 from ..preprocessing import clean, place_on_grid
 from ..readers import iter_spectra
-from ..spectrum import FLAG_ALL_MASKED, Spectrum
+from ..readers.options import DEFAULT_OPTIONS, ReadOptions
+from ..spectrum import FLAG_ALL_MASKED, FLAG_NOT_SEARCHED, MODEL_NONE, Spectrum
 from .columns import Row, detection_row, error_reason, error_row
 from .detectors import DetectorSpec, cached_detector
 
@@ -28,6 +29,7 @@ class ChunkConfig:
     detector: DetectorSpec
     batch_size: int = 32
     maps_dir: str | None = None  # write a detection-map FITS per MaNGA cube here
+    read_options: ReadOptions = DEFAULT_OPTIONS  # --z-fg, --redshifts
 
 
 @dataclass
@@ -39,6 +41,7 @@ class ChunkResult:
     seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     maps_written: list[str] = field(default_factory=list)
+    model_sources: dict[str, int] = field(default_factory=dict)  # searched spectra by foreground model
 
     @property
     def n_rows(self) -> int:
@@ -54,6 +57,7 @@ class _Batch:
         self.ivar = np.zeros((size, grid.N_PIXELS), dtype=np.float32)
         self.mask = np.ones((size, grid.N_PIXELS), dtype=bool)
         self.wdisp = np.zeros((size, grid.N_PIXELS), dtype=np.float32)
+        self.sky = np.full((size, grid.N_PIXELS), np.nan, dtype=np.float32)  # NaN: sky unknown
         self.z_fg = np.zeros(size, dtype=np.float64)
         self.has_wdisp = np.zeros(size, dtype=bool)
         self.slots: list[tuple[int, int, Spectrum]] = []  # (input index, row index, spectrum)
@@ -62,7 +66,7 @@ class _Batch:
         k = len(self.slots)
         shift = spectrum.grid_shift
         self.residual[k] = place_on_grid(spectrum.residual.astype(np.float32, copy=False), shift, np.float32(0))
-        self.ivar[k] = place_on_grid(spectrum.ivar.astype(np.float32, copy=False), shift, np.float32(0))
+        self.ivar[k] = place_on_grid(spectrum.residual_ivar.astype(np.float32, copy=False), shift, np.float32(0))
         self.mask[k] = place_on_grid(np.asarray(spectrum.mask, dtype=bool), shift, True)
         if spectrum.wdisp is not None:
             self.wdisp[k] = place_on_grid(spectrum.wdisp.astype(np.float32, copy=False), shift, np.float32(0))
@@ -70,6 +74,8 @@ class _Batch:
         else:
             self.wdisp[k] = 0.0
             self.has_wdisp[k] = False
+        self.sky[k] = (np.float32(np.nan) if spectrum.sky is None else
+                       place_on_grid(spectrum.sky.astype(np.float32, copy=False), shift, np.float32(np.nan)))
         self.z_fg[k] = np.float64(spectrum.z_fg)
         self.slots.append((input_index, row_index, spectrum))
 
@@ -89,7 +95,8 @@ def _detect(detector, batch: _Batch, rows_per_input: list[list[Row]], seconds: d
     if n == 0:
         return
     t0 = time.perf_counter()
-    residual, ivar, _ = clean(batch.residual[:n], batch.ivar[:n], batch.mask[:n])
+    # The spectrum's own sky decides which listed sky lines are masked, exactly as in to_model_grid.
+    residual, ivar, _ = clean(batch.residual[:n], batch.ivar[:n], batch.mask[:n], sky=batch.sky[:n])
     wdisp = batch.wdisp[:n] if batch.has_wdisp[:n].any() else None
     t1 = time.perf_counter()
     seconds["preprocess"] = seconds.get("preprocess", 0.0) + (t1 - t0)
@@ -131,6 +138,14 @@ def _unusable(spectrum: Spectrum) -> str:
         return "spectrum is not on the 1e-4 dex model grid"
     if FLAG_ALL_MASKED in spectrum.flags or bool(np.all(spectrum.mask)):
         return "no usable pixel (every pixel masked)"
+    if FLAG_NOT_SEARCHED in spectrum.flags:
+        return "not searched: " + str(spectrum.meta.get("not_searched", "the file says it is not a galaxy"))
+    if spectrum.model_source == MODEL_NONE:
+        # Searching the raw flux turns every galaxy's absorption lines into candidates.
+        if not np.isfinite(spectrum.z_fg):
+            return ("not searched: no foreground model and no foreground redshift to fit one "
+                    "(give --z-fg Z, or --redshifts FILE for a DESI coadd)")
+        return "not searched: no foreground model could be fitted (too few good pixels)"
     return ""
 
 
@@ -158,10 +173,11 @@ def process_chunk(index: int, paths: list[str], config: ChunkConfig) -> ChunkRes
     detector = cached_detector(config.detector)
     batch = _Batch(max(1, int(config.batch_size)))
     cube_values: dict[int, list] | None = {} if config.maps_dir else None
+    model_sources: dict[str, int] = {}
     for i, path in enumerate(paths):
         t0 = time.perf_counter()
         # Lazy: a MaNGA cube is read spaxel by spaxel, never held whole.
-        spectra = iter_spectra(path)
+        spectra = iter_spectra(path, options=config.read_options)
         while True:
             try:
                 spectrum = next(spectra)
@@ -184,6 +200,7 @@ def process_chunk(index: int, paths: list[str], config: ChunkConfig) -> ChunkRes
                                                    spectrum.dec, spectrum.z_fg))
             else:
                 rows_per_input[i].append(None)  # filled in by _detect
+                model_sources[spectrum.model_source] = model_sources.get(spectrum.model_source, 0) + 1
                 batch.add(spectrum, i, r)
                 if batch.full:
                     _detect(detector, batch, rows_per_input, seconds, cube_values)
@@ -191,7 +208,8 @@ def process_chunk(index: int, paths: list[str], config: ChunkConfig) -> ChunkRes
     _detect(detector, batch, rows_per_input, seconds, cube_values)
     # CPU time of this process, less disturbed than wall time by other jobs on a shared machine.
     seconds["cpu"] = time.process_time() - cpu_start
-    result = ChunkResult(index=index, rows_per_input=rows_per_input, seconds=seconds)
+    result = ChunkResult(index=index, rows_per_input=rows_per_input, seconds=seconds,
+                         model_sources=model_sources)
     for i, values in (cube_values or {}).items():
         try:
             result.maps_written.append(write_detection_maps(paths[i], values, config))

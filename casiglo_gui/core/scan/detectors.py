@@ -1,7 +1,8 @@
 """Which detector a scan uses, built from a small picklable description in every worker.
 
 A detector is anything with ``detect_batch(residual (n, N_PIXELS), ivar, z_fg (n,), wdisp=None) ->
-list[Detection]``: the physics line search, the ONNX CNN, or the two combined.
+list[Detection]``: the physics line search, the ONNX CNN alone, or the two combined
+(:class:`~casiglo_gui.core.detectors.EvidenceDetector`: candidates from both, judged by physics evidence).
 """
 from __future__ import annotations
 
@@ -70,14 +71,14 @@ def build_detector(spec: DetectorSpec) -> Detector:
     if spec.kind == "physics":
         from ..physics import PhysicsDetector
         return PhysicsDetector()
-    from ..inference import CombinedDetector, OnnxLineModel
+    from ..detectors import CnnDetector
+    from ..inference import OnnxLineModel
 
     model = OnnxLineModel(spec.model_path, threads=spec.threads)
     if spec.kind == "cnn":
-        # The CNN's own z_bg, probabilities and matched-filter SNRs, with no least-squares refinement.
-        return CombinedDetector(model, refine_above=float("inf"))
-    from ..physics import PhysicsDetector
-    return CombinedDetector(model, PhysicsDetector())
+        return CnnDetector(model)
+    from ..detectors import EvidenceDetector
+    return EvidenceDetector(model)
 
 
 _CACHE: dict[DetectorSpec, Detector] = {}

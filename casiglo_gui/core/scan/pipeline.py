@@ -8,6 +8,7 @@ from dataclasses import asdict
 from typing import TextIO
 
 from ..errors import CasigloError
+from ..readers.options import DEFAULT_OPTIONS, ReadOptions
 from .chunk import ChunkConfig
 from .detectors import DetectorSpec, cached_detector
 from .engines import run_dask, run_inline, run_process_pool
@@ -47,7 +48,7 @@ def run_scan(files: list[str], out: str, detector: DetectorSpec, *, workers: int
              batch_size: int = DEFAULT_BATCH_SIZE, chunk_size: int = DEFAULT_CHUNK_SIZE,
              resume: bool = False, engine: str = "local", scheduler: str | None = None,
              maps_dir: str | None = None, progress: bool = True,
-             stream: TextIO | None = None) -> ScanSummary:
+             stream: TextIO | None = None, read_options: ReadOptions | None = None) -> ScanSummary:
     """Scan ``files`` (already expanded, in order) into the table ``out``.
 
     Parameters
@@ -74,6 +75,8 @@ def run_scan(files: list[str], out: str, detector: DetectorSpec, *, workers: int
         Show a tqdm progress bar (rate, ETA) on ``stream``.
     stream : file, optional
         Where progress goes (default stderr).
+    read_options : ReadOptions, optional
+        ``--z-fg`` and ``--redshifts`` for the readers (part of what a resumed scan must match).
 
     Returns
     -------
@@ -88,7 +91,10 @@ def run_scan(files: list[str], out: str, detector: DetectorSpec, *, workers: int
         raise ScanOptionError("--engine dask needs --scheduler ADDRESS (e.g. tcp://scheduler:8786)")
     if batch_size < 1 or chunk_size < 1 or workers < 1:
         raise ScanOptionError("--workers, --batch-size and --chunk-size must be at least 1")
+    read_options = DEFAULT_OPTIONS if read_options is None else read_options
     settings = {"detector": _model_identity(detector), "batch_size": batch_size, "chunk_size": chunk_size}
+    if read_options != DEFAULT_OPTIONS:  # absent by default, so tables of earlier versions still resume
+        settings["read_options"] = asdict(read_options)
     fingerprint = inputs_fingerprint(files, settings)
     csv_path = out if fmt == "csv" else out + ".partial.csv"
 
@@ -110,7 +116,7 @@ def run_scan(files: list[str], out: str, detector: DetectorSpec, *, workers: int
     start = writer.inputs_committed
     chunks = ((k, files[i:i + chunk_size]) for k, i in enumerate(range(start, len(files), chunk_size)))
     config = ChunkConfig(detector=detector, batch_size=batch_size,
-                         maps_dir=os.path.abspath(maps_dir) if maps_dir else None)
+                         maps_dir=os.path.abspath(maps_dir) if maps_dir else None, read_options=read_options)
     if engine == "dask":
         results = run_dask(chunks, config, scheduler)
     elif workers == 1 or len(files) - start <= chunk_size:
@@ -131,6 +137,7 @@ def run_scan(files: list[str], out: str, detector: DetectorSpec, *, workers: int
                 summary.add_rows(rows)
             summary.add_seconds(result.seconds)
             summary.maps_written.extend(result.maps_written)
+            summary.model_sources.update(result.model_sources)
             for warning in result.warnings:
                 print(f"warning: {warning}", file=stream, flush=True)
             if bar is not None:

@@ -26,6 +26,7 @@ class ScanSummary:
     output: str = ""
     maps_written: list = field(default_factory=list)
     rows_resumed: int = 0  # rows already in the table when a resumed scan started
+    model_sources: Counter = field(default_factory=Counter)  # searched spectra of this run, by model source
 
     def add_rows(self, rows: list[Row]) -> None:
         for row in rows:
@@ -67,6 +68,10 @@ class ScanSummary:
                     f"{new_rows / self.wall_seconds:.0f} rows/s)" if self.wall_seconds > 0 else "")]
         if self.maps_written:
             lines.append(f"detection maps: {len(self.maps_written)} file(s), e.g. {self.maps_written[0]}")
+        if self.model_sources:
+            counts = ", ".join(f"{source} {count}" for source, count in
+                               sorted(self.model_sources.items(), key=lambda kv: (-kv[1], kv[0])))
+            lines.append(f"foreground models (spectra searched this run): {counts}")
         lines.append("status counts:")
         for status, count in sorted(self.status_counts.items(), key=lambda kv: (-kv[1], kv[0])):
             lines.append(f"  {count:8d}  {status}")

@@ -22,12 +22,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from casiglo_gui.core.detection import as_batch_of_one  # noqa: E402
+from casiglo_gui.core.detectors.detection import as_batch_of_one  # noqa: E402
 from casiglo_gui.core.errors import SpectrumReadError  # noqa: E402
 from casiglo_gui.core.foreground.compare import compare_models, lens_threshold_1pct, refitted  # noqa: E402
 from casiglo_gui.core.preprocessing import to_model_grid  # noqa: E402
 from casiglo_gui.core.readers import read_spectrum  # noqa: E402
-from casiglo_gui.core.scan.detectors import build_detector, resolve_spec  # noqa: E402
+from casiglo_gui.core.detectors.spec import build_detector, resolve_spec  # noqa: E402
 
 SHARED = "/work/shared/data/real/sdss_spec"
 

@@ -29,7 +29,7 @@ from fuzz_inputs import KINDS, damaged_inputs  # noqa: E402
 
 from casiglo_gui.core.errors import SpectrumReadError  # noqa: E402
 from casiglo_gui.core.readers import read_spectra  # noqa: E402
-from casiglo_gui.core.scan.detectors import DetectorSpec  # noqa: E402
+from casiglo_gui.core.detectors.spec import DetectorSpec  # noqa: E402
 from casiglo_gui.core.scan.pipeline import run_scan  # noqa: E402
 
 

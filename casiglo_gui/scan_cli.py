@@ -10,7 +10,7 @@ import sys
 
 from .core.errors import CasigloError, ModelMismatchError
 from .core.readers.options import ReadOptions
-from .core.scan.detectors import DETECTOR_KINDS, DetectorSpec, cached_detector, resolve_spec
+from .core.detectors.spec import DETECTOR_KINDS, DetectorSpec, cached_detector, resolve_spec
 from .core.scan.inputs import expand_inputs
 from .core.scan.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE, ENGINES, run_scan
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from casiglo_gui.core.lines import LINE_KEYS, REST_WAVELENGTHS_A
-from casiglo_gui.core.scan.detectors import build_detector, resolve_spec
+from casiglo_gui.core.detectors.spec import build_detector, resolve_spec
 
 # Relative line strengths with the physical ratios ([OIII] 5008/4960 = 2.98, [NII] 6585/6550 = 2.95).
 RELATIVE = {"oii_3727": 0.8, "oii_3730": 1.0, "hbeta": 0.6, "oiii_4960": 0.5, "oiii_5008": 1.49,

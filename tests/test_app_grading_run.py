@@ -8,7 +8,7 @@ from PyQt6.QtWidgets import QApplication
 from scan_tables import write_scan
 from test_app import db, make_args, wait_shown  # noqa: F401 (fixtures)
 from casiglo_gui import app as app_module
-from casiglo_gui.core.detection import Detection, Solution
+from casiglo_gui.core.detectors.detection import Detection, Solution
 from casiglo_gui.core.labels import GRADES, LabelStore
 from casiglo_gui.core.lines import LINE_KEYS, N_LINES
 

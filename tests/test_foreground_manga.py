@@ -11,7 +11,7 @@ import pytest
 from astropy.io import fits
 
 from casiglo_gui import cli
-from casiglo_gui.core.detection import as_batch_of_one
+from casiglo_gui.core.detectors.detection import as_batch_of_one
 from casiglo_gui.core.foreground.attach import attach_foreground
 from casiglo_gui.core.foreground.compare import lens_threshold_1pct
 from casiglo_gui.core.preprocessing import to_model_grid

@@ -8,7 +8,7 @@ import pytest
 
 from scan_tables import write_scan
 from casiglo_gui.core import grid
-from casiglo_gui.core.detection import Detection
+from casiglo_gui.core.detectors.detection import Detection
 from casiglo_gui.core.inspection import (
     InspectionQueue, QueueBuildError, QueueFilter, QueueItem, ViewState, expand_paths, fit_line, ivar_smooth,
     read_scan_table, redshift_nudged, sort_by_score,

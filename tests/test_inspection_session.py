@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from casiglo_gui.core.detection import Detection, Solution
+from casiglo_gui.core.detectors.detection import Detection, Solution
 from casiglo_gui.core.inspection import GradeRefused, InspectionSession, QueueItem
 from casiglo_gui.core.inspection.actions import KEYMAP, key_variants
 from casiglo_gui.core.inspection.loading import LoadedItem, SyntheticOrigin

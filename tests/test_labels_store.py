@@ -6,7 +6,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from casiglo_gui.core.detection import Detection
+from casiglo_gui.core.detectors.detection import Detection
 from casiglo_gui.core.errors import CasigloError
 from casiglo_gui.core.labels import (
     CorruptDatabaseError,

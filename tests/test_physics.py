@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from casiglo_gui.core import grid
-from casiglo_gui.core.detection import Detection
+from casiglo_gui.core.detectors.detection import Detection
 from casiglo_gui.core.lines import LINE_INDEX, N_LINES
 from casiglo_gui.core.physics import PhysicsDetector, refine_redshift, toy
 from casiglo_gui.core.physics.linesearch import REST_PIXEL, shift_of_redshift

@@ -17,7 +17,7 @@ import pytest
 from casiglo_gui.core.errors import SpectrumReadError
 from casiglo_gui.core.readers import read_spectra
 from casiglo_gui.core.scan.columns import COLUMNS
-from casiglo_gui.core.scan.detectors import DetectorSpec
+from casiglo_gui.core.detectors.spec import DetectorSpec
 from casiglo_gui.core.scan.pipeline import run_scan
 
 from fuzz_inputs import KINDS, damaged_inputs

@@ -12,7 +12,7 @@ import pytest
 
 from casiglo_gui import app as app_module
 from casiglo_gui.core.inspection.queue import read_scan_table
-from casiglo_gui.core.scan.detectors import DetectorSpec
+from casiglo_gui.core.detectors.spec import DetectorSpec
 from casiglo_gui.core.scan.pipeline import run_scan
 
 DATA = Path(__file__).parent / "data" / "sdss"

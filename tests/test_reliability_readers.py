@@ -15,7 +15,7 @@ from casiglo_gui.core.errors import SpectrumReadError
 from casiglo_gui.core.readers import BACKENDS, READERS, read_spectra
 from casiglo_gui.core.readers import registry
 from casiglo_gui.core.scan.columns import detection_row
-from casiglo_gui.core.detection import Detection
+from casiglo_gui.core.detectors.detection import Detection
 
 BLOCK = 2880
 LITE = "sdss/spec-3651-55247-0054.fits"       # BOSS spec-lite: PRIMARY, COADD, SPALL, SPZLINE

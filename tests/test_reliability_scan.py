@@ -11,7 +11,7 @@ import pytest
 
 from casiglo_gui import cli
 from casiglo_gui.core.scan import table as table_module
-from casiglo_gui.core.scan.detectors import DetectorSpec
+from casiglo_gui.core.detectors.spec import DetectorSpec
 from casiglo_gui.core.scan.pipeline import run_scan
 from casiglo_gui.core.scan.table import ResumableCsvWriter, ScanResumeError
 

@@ -10,8 +10,7 @@ import math
 import numpy as np
 
 from .. import grid, lines, preprocessing
-from ..detection import Detection, as_batch_of_one
-from ..physics import scoring
+from .detection import Detection, as_batch_of_one, count_lines
 
 DETECTOR_NAME = "cnn"
 
@@ -68,7 +67,7 @@ class CnnDetector:
         z = np.asarray(out["z_bg"], np.float64)
         snr = line_snr_at(residual, ivar, z)
         return [Detection(z_bg=float(z[i]), z_bg_err=float("nan"), score=float(score[i]),
-                          n_lines=int(np.sum(np.nan_to_num(snr[i], nan=-1.0) >= scoring.LINE_DETECTION_SNR)),
+                          n_lines=count_lines(snr[i]),
                           line_probability=out["line_prob"][i].astype(np.float64), line_snr=snr[i],
                           detector=self.name, model_version=self.model.version)
                 for i in range(residual.shape[0])]

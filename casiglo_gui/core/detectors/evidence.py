@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import grid, preprocessing
-from ..detection import Detection, Solution, as_batch_of_one
+from .detection import Detection, Solution, as_batch_of_one, count_lines
 from ..lines import N_LINES
 from ..physics import PhysicsDetector, refine_redshift, shift_of_redshift
 from ..physics import scoring
@@ -202,7 +202,7 @@ class EvidenceDetector:
         snr = line_snr_at(residual, ivar, z_cnn)
         out = []
         for k in range(len(rows)):
-            n_lines = int(np.sum(np.nan_to_num(snr[k], nan=-1.0) >= scoring.LINE_DETECTION_SNR))
+            n_lines = count_lines(snr[k])
             found = n_lines > 0 or score[k] >= REFINE_ABOVE
             out.append(Detection(
                 z_bg=float(z_cnn[k]) if found else float("nan"), z_bg_err=float("nan"), score=float(score[k]),
@@ -272,6 +272,6 @@ class EvidenceDetector:
         det.line_snr = np.where(fitted, fit.snr, det.line_snr)
         det.line_probability = scoring.line_probability(det.line_snr)
         det.line_amplitude = np.where(fitted, fit.amplitude, det.line_amplitude)
-        det.n_lines = int(np.sum(np.nan_to_num(det.line_snr, nan=-1.0) >= scoring.LINE_DETECTION_SNR))
+        det.n_lines = count_lines(det.line_snr)
         if np.any(fitted):
             det.line_sigma_a = float(fit.sigma_a[int(np.nanargmax(np.where(fitted, fit.snr, np.nan)))])

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..detection import Detection
+from ..detectors.detection import Detection
 from ..errors import CasigloError, ModelMismatchError, SpectrumReadError
 from ..detectors import EvidenceDetector
 from ..inference import OnnxLineModel, default_model_path

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import grid
-from ..detection import Detection, Solution
+from ..detectors.detection import Detection, Solution
 from ..lines import LINE_KEYS, LINE_LABELS, N_LINES, REST_WAVELENGTHS_A
 from ..skymask import sky_mask_on_grid
 from ..spectrum import GriddedSpectrum, Spectrum

@@ -5,7 +5,7 @@ redshift; its ``N_CANDIDATES`` best peaks get partner evidence (:mod:`.scoring`)
 peak is kept unless another has clearly more partner evidence; the z of the kept peak is interpolated
 between scan steps and, for detections scoring at least ``refine_above``, refitted by
 :func:`.refine.refine_redshift` (which also gives z_bg_err and the per-line SNRs then reported).
-``n_lines`` counts lines with SNR >= ``scoring.LINE_DETECTION_SNR`` (4) at z_bg.
+``n_lines`` counts lines with SNR >= 4 at z_bg (:func:`~casiglo_gui.core.detectors.detection.count_lines`).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import grid
-from ..detection import Detection, Solution, as_batch_of_one
+from ..detectors.detection import Detection, Solution, as_batch_of_one, count_lines
 from ..lines import LINE_INDEX, N_LINES
 from ..spectrum import GriddedSpectrum
 from . import linesearch as ls
@@ -376,7 +376,7 @@ class PhysicsDetector:
         return {
             "z": np.asarray(z, dtype=np.float64), "score": scoring.lens_score(evidence), "snr": snr,
             "amp": amp, "prob": scoring.line_probability(snr),
-            "n_lines": np.sum(filled >= scoring.LINE_DETECTION_SNR, axis=1), "sigma_a": sigma_a,
+            "n_lines": count_lines(snr), "sigma_a": sigma_a,
         }
 
     @staticmethod
@@ -423,7 +423,7 @@ class PhysicsDetector:
         snr = np.where(fitted, res.snr, det.line_snr)
         det.line_snr = snr
         det.line_probability = scoring.line_probability(snr)
-        det.n_lines = int(np.sum(np.nan_to_num(snr, nan=-1.0) >= scoring.LINE_DETECTION_SNR))
+        det.n_lines = count_lines(snr)
         det.line_amplitude = np.where(fitted, res.amplitude, det.line_amplitude)
         if np.any(fitted):
             strongest = int(np.nanargmax(np.where(fitted, res.snr, np.nan)))

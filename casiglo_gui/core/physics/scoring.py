@@ -28,8 +28,7 @@ import numpy as np
 
 SCORE_CENTRE = 5.0
 SCORE_SCALE = 0.6
-# A line counts in ``n_lines`` when its SNR at z_bg reaches this.
-LINE_DETECTION_SNR = 4.0
+from ..detectors.detection import LINE_DETECTION_SNR  # noqa: F401  (partner evidence and n_lines agree)
 # Per-line presence probability: logistic in the line's SNR (0.5 at SNR 3.5; 0.96 at SNR 5). Chosen so
 # that the ~1% of noise positions above SNR ~2.3 get p < 0.15.
 LINE_P_CENTRE = 3.5

@@ -5,6 +5,6 @@ runs), ``engines`` (in-process, process pool, Dask), ``table`` (resumable CSV/Pa
 ``columns`` (the contract's columns), ``summary``, ``pipeline`` (``run_scan``).
 """
 from .columns import COLUMNS  # noqa: F401
-from .detectors import DetectorSpec, resolve_spec  # noqa: F401
+from ..detectors.spec import DetectorSpec, resolve_spec  # noqa: F401
 from .inputs import expand_inputs  # noqa: F401
 from .pipeline import run_scan  # noqa: F401

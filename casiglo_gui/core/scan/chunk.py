@@ -19,7 +19,7 @@ from ..readers import iter_spectra
 from ..readers.options import DEFAULT_OPTIONS, ReadOptions
 from ..spectrum import FLAG_ALL_MASKED, FLAG_NOT_SEARCHED, MODEL_NONE, Spectrum
 from .columns import Row, detection_row, error_reason, error_row
-from .detectors import DetectorSpec, cached_detector
+from ..detectors.spec import DetectorSpec, cached_detector
 
 
 @dataclass(frozen=True)

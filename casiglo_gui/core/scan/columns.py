@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ..detection import Detection
+from ..detectors.detection import Detection
 from ..lines import LINE_KEYS, N_LINES
 
 BASE_COLUMNS: tuple[str, ...] = (

@@ -10,7 +10,7 @@ from typing import TextIO
 from ..errors import CasigloError
 from ..readers.options import DEFAULT_OPTIONS, ReadOptions
 from .chunk import ChunkConfig
-from .detectors import DetectorSpec, cached_detector
+from ..detectors.spec import DetectorSpec, cached_detector
 from .engines import run_dask, run_inline, run_process_pool
 from .summary import ScanSummary
 from .table import ResumableCsvWriter, csv_to_parquet, inputs_fingerprint, iter_table_rows

@@ -12,8 +12,8 @@ from typing import Protocol
 
 import numpy as np
 
-from ..detection import Detection
 from ..errors import CasigloError
+from .detection import Detection
 
 DETECTOR_KINDS = ("physics", "cnn", "combined")
 
@@ -36,8 +36,9 @@ class DetectorSpec:
     threads: int = 1  # onnxruntime intra-op threads per worker
 
 
-def default_model_path() -> str | None:
-    """The shipped/installed ONNX model, or None when this installation has none."""
+def installed_model_path() -> str | None:
+    """The shipped/installed ONNX model (:func:`casiglo_gui.core.inference.default_model_path`), or None
+    when this installation has none."""
     from ..inference import default_model_path as find
 
     path = find()
@@ -51,7 +52,7 @@ def resolve_spec(kind: str | None, model_path: str | None, threads: int = 1) -> 
     """
     if kind is not None and kind not in DETECTOR_KINDS:
         raise DetectorUnavailableError(f"unknown detector {kind!r}; choose one of {', '.join(DETECTOR_KINDS)}")
-    path = model_path or (default_model_path() if kind != "physics" else None)
+    path = model_path or (installed_model_path() if kind != "physics" else None)
     if kind is None:
         if path is not None:
             return DetectorSpec("combined", path, threads), f"detector: combined (CNN model {path} + physics)"
@@ -71,13 +72,13 @@ def build_detector(spec: DetectorSpec) -> Detector:
     if spec.kind == "physics":
         from ..physics import PhysicsDetector
         return PhysicsDetector()
-    from ..detectors import CnnDetector
+    from .cnn import CnnDetector
     from ..inference import OnnxLineModel
 
     model = OnnxLineModel(spec.model_path, threads=spec.threads)
     if spec.kind == "cnn":
         return CnnDetector(model)
-    from ..detectors import EvidenceDetector
+    from .evidence import EvidenceDetector
     return EvidenceDetector(model)
 
 

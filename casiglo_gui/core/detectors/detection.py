@@ -8,7 +8,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .lines import N_LINES
+from ..lines import N_LINES
+
+# A line counts in ``n_lines`` when its SNR at z_bg reaches this (the one meaning of n_lines).
+LINE_DETECTION_SNR = 4.0
+
+
+def count_lines(line_snr: np.ndarray) -> np.ndarray | int:
+    """``n_lines``: lines with SNR >= ``LINE_DETECTION_SNR`` (NaN: off the spectrum, not counted);
+    the last axis is the 12 lines."""
+    counts = np.sum(np.nan_to_num(np.asarray(line_snr, dtype=np.float64), nan=-np.inf) >= LINE_DETECTION_SNR,
+                    axis=-1)
+    return int(counts) if np.ndim(counts) == 0 else counts
 
 
 @dataclass
@@ -41,7 +52,7 @@ class Detection:
     score : float
         Lens score in [0, 1]; higher = more lens-like.
     n_lines : int
-        Number of lines above the detection threshold at ``z_bg``.
+        Number of lines with SNR >= ``LINE_DETECTION_SNR`` at ``z_bg`` (:func:`count_lines`).
     line_probability : float array (12,)
         Probability that each line (contract order) is present.
     line_snr : float array (12,)

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from .. import grid, lines, preprocessing
-from .detection import Detection, as_batch_of_one, count_lines
+from .detection import Detection, as_batch_of_one, count_lines, detector_inputs
 
 DETECTOR_NAME = "cnn"
 
@@ -59,9 +59,7 @@ class CnnDetector:
 
     def detect_batch(self, residual: np.ndarray, ivar: np.ndarray, z_fg: np.ndarray,
                      wdisp: np.ndarray | None = None) -> list[Detection]:
-        residual = np.atleast_2d(np.asarray(residual, dtype=np.float32))
-        ivar = np.atleast_2d(np.asarray(ivar, dtype=np.float32))
-        z_fg = np.atleast_1d(np.asarray(z_fg, dtype=np.float64))
+        residual, ivar, z_fg = detector_inputs(residual, ivar, z_fg)
         out = self.model.predict_raw(preprocessing.network_input(residual, ivar), np.nan_to_num(z_fg, nan=0.0))
         score = self.model.lens_score(out["lens_logit"])
         z = np.asarray(out["z_bg"], np.float64)

@@ -78,6 +78,25 @@ class Detection:
     line_sigma_a: float = float("nan")
 
 
+def detector_inputs(residual, ivar, z_fg) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A detector's batch inputs as float32 (n, N_PIXELS) residual and ivar and float64 (n,) z_fg.
+
+    Raises
+    ------
+    ValueError
+        When the shapes do not fit the model grid or each other.
+    """
+    from .. import grid
+
+    residual = np.atleast_2d(np.asarray(residual, dtype=np.float32))
+    ivar = np.atleast_2d(np.asarray(ivar, dtype=np.float32))
+    z_fg = np.atleast_1d(np.asarray(z_fg, dtype=np.float64))
+    if residual.shape != ivar.shape or residual.shape[1] != grid.N_PIXELS or z_fg.shape[0] != residual.shape[0]:
+        raise ValueError(f"expected residual/ivar (n, {grid.N_PIXELS}) and z_fg (n,); got "
+                         f"{residual.shape}, {ivar.shape}, {z_fg.shape}")
+    return residual, ivar, z_fg
+
+
 def as_batch_of_one(g) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """``(residual, ivar, z_fg, wdisp)`` of one GriddedSpectrum shaped as a batch of one for ``detect_batch``."""
     wdisp = None if g.wdisp is None else np.asarray(g.wdisp, dtype=np.float32)[None, :]

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import grid, preprocessing
-from .detection import Detection, Solution, as_batch_of_one, count_lines
+from .. import preprocessing
+from .detection import Detection, Solution, as_batch_of_one, count_lines, detector_inputs
 from ..lines import N_LINES
 from ..physics import PhysicsDetector, refine_redshift, shift_of_redshift
 from ..physics import scoring
@@ -161,12 +161,7 @@ class EvidenceDetector:
     def detect_batch(self, residual: np.ndarray, ivar: np.ndarray, z_fg: np.ndarray,
                      wdisp: np.ndarray | None = None) -> list[Detection]:
         """Detections for a batch of cleaned model-grid residuals (see :class:`PhysicsDetector`)."""
-        residual = np.atleast_2d(np.asarray(residual, dtype=np.float32))
-        ivar = np.atleast_2d(np.asarray(ivar, dtype=np.float32))
-        z_fg = np.atleast_1d(np.asarray(z_fg, dtype=np.float64))
-        if residual.shape != ivar.shape or residual.shape[1] != grid.N_PIXELS or z_fg.shape[0] != residual.shape[0]:
-            raise ValueError(f"expected residual/ivar (n, {grid.N_PIXELS}) and z_fg (n,); got "
-                             f"{residual.shape}, {ivar.shape}, {z_fg.shape}")
+        residual, ivar, z_fg = detector_inputs(residual, ivar, z_fg)
         proposal = self.propose(residual, ivar, z_fg)
         searched = np.flatnonzero(self.needs_physics(residual, ivar, proposal["lens_logit"]))
         out: list[Detection | None] = [None] * residual.shape[0]

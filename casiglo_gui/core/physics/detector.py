@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import grid
-from ..detectors.detection import Detection, Solution, as_batch_of_one, count_lines
+from ..detectors.detection import Detection, Solution, as_batch_of_one, count_lines, detector_inputs
 from ..lines import LINE_INDEX, N_LINES
 from ..spectrum import GriddedSpectrum
 from . import linesearch as ls
@@ -93,12 +93,7 @@ class PhysicsDetector:
         list of Detection
             One per spectrum, ``detector="physics"``. ``z_bg_err`` is NaN unless refined.
         """
-        residual = np.atleast_2d(np.asarray(residual, dtype=np.float32))
-        ivar = np.atleast_2d(np.asarray(ivar, dtype=np.float32))
-        z_fg = np.atleast_1d(np.asarray(z_fg, dtype=np.float64))
-        if residual.shape != ivar.shape or residual.shape[1] != grid.N_PIXELS or z_fg.shape[0] != residual.shape[0]:
-            raise ValueError(f"expected residual/ivar (n, {grid.N_PIXELS}) and z_fg (n,); got "
-                             f"{residual.shape}, {ivar.shape}, {z_fg.shape}")
+        residual, ivar, z_fg = detector_inputs(residual, ivar, z_fg)
         out: list[Detection] = []
         for start in range(0, residual.shape[0], ls.CHUNK):
             sl = slice(start, start + ls.CHUNK)

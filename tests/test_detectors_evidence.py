@@ -8,7 +8,7 @@ import pytest
 
 from casiglo_gui.core import grid, lines
 from casiglo_gui.core.detectors import EvidenceDetector, EvidenceFusion
-from casiglo_gui.core.detectors.evidence import CNN_LOGIT_LIMIT, N_ALTERNATIVES
+from casiglo_gui.core.detectors.evidence import CNN_LOGIT_MAX, CNN_LOGIT_MIN, N_ALTERNATIVES
 from casiglo_gui.core.inference import OnnxLineModel, default_model_path
 from casiglo_gui.core.physics.profiles import integrated_gaussian
 from casiglo_gui.core.preprocessing import clean, to_model_grid
@@ -72,11 +72,13 @@ SEVEN_LINES = {"oii_3727": 20.0, "oii_3730": 24.0, "hbeta": 12.0, "oiii_5008": 2
 def test_fusion_score_never_falls_as_evidence_grows():
     fusion = EvidenceFusion()
     evidence = np.linspace(-200.0, 400.0, 601)
-    for term in (-CNN_LOGIT_LIMIT, 0.0, CNN_LOGIT_LIMIT):
+    for term in (CNN_LOGIT_MIN, 0.0, CNN_LOGIT_MAX):
         score = fusion.score(evidence, np.full_like(evidence, term))
         assert np.all(np.diff(score) >= 0)
     # The network moves the score by a bounded amount; overwhelming evidence wins against its worst.
-    assert fusion.score(np.array([300.0]), np.array([-CNN_LOGIT_LIMIT]))[0] > 0.999
+    assert fusion.score(np.array([300.0]), np.array([CNN_LOGIT_MIN]))[0] > 0.999
+    # ... and the network alone, however sure, cannot make a candidate without physics evidence.
+    assert fusion.score(np.array([0.0]), np.array([CNN_LOGIT_MAX]))[0] < fusion.lens_threshold_1pct
     with pytest.raises(ValueError):
         EvidenceFusion(w_x=-0.1)
 
@@ -169,3 +171,20 @@ def test_nothing_found_reports_no_redshift_rather_than_the_grid_edge():
     assert det.score < CANDIDATE_SCORE
     assert np.isnan(det.z_bg) and det.n_lines == 0
     assert not np.any(det.line_probability >= 0.5)
+
+
+def test_foreground_siii_is_not_a_background_oii_however_sure_the_network():
+    # A multi-component MaNGA galaxy at z_fg = 0.0314 with strong [SIII] 9533: where [OII] of z = 1.637 falls.
+    from casiglo_gui.core.lines import FOREGROUND_EXTRA_LINES_A
+
+    z_fg = 0.0314
+    rng = np.random.default_rng(2)
+    residual = rng.standard_normal(grid.N_PIXELS)
+    x = np.arange(grid.N_PIXELS, dtype=np.float64)
+    centre = grid.pixel_of_wavelength(FOREGROUND_EXTRA_LINES_A[-1] * (1 + z_fg))
+    residual += 40.0 / np.sqrt(2.0 * np.sqrt(np.pi)) * integrated_gaussian(x - centre, 2.0)
+    r, w, _ = clean(residual.astype(np.float32), np.ones(grid.N_PIXELS, np.float32), np.zeros(grid.N_PIXELS, bool))
+    z_oii = FOREGROUND_EXTRA_LINES_A[-1] * (1 + z_fg) / 3728.5 - 1
+    sure = EvidenceDetector(ScriptedNetwork(lens_logit=10.0, z_bg=z_oii))
+    det = sure.detect_batch(r[None], w[None], np.array([z_fg]))[0]
+    assert det.score < CANDIDATE_SCORE

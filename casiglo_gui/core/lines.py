@@ -36,6 +36,13 @@ NII_6585_TO_6550 = 2.95
 HALPHA_TO_HBETA_MIN = 2.86
 OII_3730_TO_3727_RANGE = (0.8, 1.4)
 
+# Other strong emission lines a foreground galaxy (star-forming, AGN, multi-component) can show, vacuum
+# Angstrom: [NeIII] 3870, HeI 5877, [OI] 6302/6366, [ArIII] 7138, [SIII] 9071/9533. Not searched for in the
+# background, but their positions at z_fg are vetoed like the 12 lines' (a foreground [SIII] 9533 is where
+# a z = 1.637 [OII] would be).
+FOREGROUND_EXTRA_LINES_A: np.ndarray = np.array([3869.86, 5877.25, 6302.05, 6365.54, 7137.76, 9071.1, 9533.2])
+FOREGROUND_EXTRA_LINES_A.setflags(write=False)
+
 
 def rest_wavelength(key: str) -> float:
     """Vacuum rest wavelength (Angstrom) of the line ``key``."""

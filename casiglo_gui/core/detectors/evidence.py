@@ -11,11 +11,12 @@ score of a candidate is
 
     score = sigmoid(w_x * E / 2 + w_cnn * L + w_0),
 
-with ``L`` the CNN's lens logit clipped to +-``CNN_LOGIT_LIMIT`` where the candidate agrees with the
-CNN's redshift (within ``AGREE_PX``) and ``-CNN_LOGIT_LIMIT`` elsewhere. ``w_x > 0``, so the score never
+with ``L`` the CNN's lens logit clipped to [``CNN_LOGIT_MIN``, ``CNN_LOGIT_MAX``] where the candidate agrees
+with the CNN's redshift (within ``AGREE_PX``) and ``CNN_LOGIT_MIN`` elsewhere. The upper limit is low enough
+that the network alone, with no physics evidence, stays below the 1% threshold. ``w_x > 0``, so the score never
 falls as physics evidence grows, and because ``L`` is bounded, overwhelming multi-line evidence drives
 the score to 1 whatever the network says (chi^2 evidence 150, e.g. partner lines adding up to SNR 12,
-already gives a logit of +4.3 with the network's most negative term). The best-scoring candidate is the detection;
+already gives a logit of +6.2 with the network's most negative term). The best-scoring candidate is the detection;
 the next ones (at other redshifts) are its alternatives.
 
 The weights are fitted by logistic regression on a mixture of two generators, never one alone (our
@@ -38,7 +39,10 @@ from ..physics import scoring
 
 DETECTOR_NAME = "combined"
 AGREE_PX = 2.0           # a candidate within this many pixels of the CNN's z_bg is the CNN's candidate
-CNN_LOGIT_LIMIT = 4.0
+# The network can lower a candidate's logit by at most 4 and raise it by at most 2.5: with no physics
+# evidence (E = 0) its most confident "lens" scores sigmoid(w_cnn 2.5 + w_0), below the 1% threshold.
+CNN_LOGIT_MIN = -4.0
+CNN_LOGIT_MAX = 2.5
 N_ALTERNATIVES = 2
 # Least-squares refit of z_bg (~1 ms) for detections scoring at least this: well below the 1%-false-
 # positive threshold (0.82-0.88 on the calibration sets), and 6-8% of ordinary galaxies there.
@@ -62,12 +66,12 @@ class EvidenceFusion:
     independent set seed 777, 2,000 files, weighted equally) for casiglo-cnn-v3.
     """
 
-    w_x: float = 0.1075
-    w_cnn: float = 0.843
-    w_0: float = -0.496
-    # The higher of the two calibration sets' 99th percentiles of negative scores (0.868 independent,
-    # 0.854 synthetic): the score above which about 1% of ordinary spectra lie.
-    lens_threshold_1pct: float = 0.868
+    w_x: float = 0.1381
+    w_cnn: float = 0.913
+    w_0: float = -0.444
+    # The higher of the two calibration sets' 99th percentiles of negative scores (0.889 independent,
+    # 0.873 synthetic): the score above which about 1% of ordinary spectra lie.
+    lens_threshold_1pct: float = 0.889
 
     def __post_init__(self):
         if not (self.w_x > 0 and self.w_cnn >= 0 and all(np.isfinite([self.w_x, self.w_cnn, self.w_0]))):
@@ -104,13 +108,17 @@ def fusion_from_metadata(model) -> EvidenceFusion:
 
 def cnn_terms(candidate_z: np.ndarray, z_cnn: np.ndarray, lens_logit: np.ndarray) -> np.ndarray:
     """(n, m) network term of each candidate: its bounded logit where it agrees with the CNN's z_bg."""
-    limit = CNN_LOGIT_LIMIT
-    logit = np.clip(np.nan_to_num(np.asarray(lens_logit, np.float64), nan=-limit), -limit, limit)
+    logit = bounded_logit(lens_logit)
     with np.errstate(invalid="ignore"):
         gap = np.abs(shift_of_redshift(np.nan_to_num(candidate_z, nan=-0.5))
                      - shift_of_redshift(np.nan_to_num(z_cnn, nan=-0.5))[:, None])
     agree = np.isfinite(candidate_z) & np.isfinite(np.asarray(z_cnn))[:, None] & (gap <= AGREE_PX)
-    return np.where(agree, logit[:, None], -limit)
+    return np.where(agree, logit[:, None], CNN_LOGIT_MIN)
+
+
+def bounded_logit(lens_logit: np.ndarray) -> np.ndarray:
+    """The network's lens logit within [CNN_LOGIT_MIN, CNN_LOGIT_MAX] (no network: the minimum)."""
+    return np.clip(np.nan_to_num(np.asarray(lens_logit, np.float64), nan=CNN_LOGIT_MIN), CNN_LOGIT_MIN, CNN_LOGIT_MAX)
 
 
 class EvidenceDetector:
@@ -119,7 +127,7 @@ class EvidenceDetector:
     Parameters
     ----------
     model : OnnxLineModel or None
-        The CNN proposer; None gives the physics candidates alone, scored with ``L = -CNN_LOGIT_LIMIT``.
+        The CNN proposer; None gives the physics candidates alone, scored with ``L = CNN_LOGIT_MIN``.
     fusion : EvidenceFusion, optional
         Score weights; default: the model's ``evidence_fusion`` metadata when present, else the defaults.
     physics : PhysicsDetector, optional
@@ -199,8 +207,7 @@ class EvidenceDetector:
         from .cnn import line_snr_at
 
         z_cnn = proposal["z_bg"][rows]
-        term = np.clip(np.nan_to_num(proposal["lens_logit"][rows], nan=-CNN_LOGIT_LIMIT), -CNN_LOGIT_LIMIT,
-                       CNN_LOGIT_LIMIT)
+        term = bounded_logit(proposal["lens_logit"][rows])
         score = self.fusion.score(np.zeros(len(rows)), term)
         snr = line_snr_at(residual, ivar, z_cnn)
         out = []

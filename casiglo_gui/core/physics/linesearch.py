@@ -29,7 +29,8 @@ import numpy as np
 import scipy.fft
 
 from .. import grid
-from ..lines import LINE_INDEX, N_LINES, NII_6585_TO_6550, OIII_5008_TO_4960, REST_WAVELENGTHS_A
+from ..lines import (FOREGROUND_EXTRA_LINES_A, LINE_INDEX, N_LINES, NII_6585_TO_6550, OIII_5008_TO_4960,
+                     REST_WAVELENGTHS_A)
 from .profiles import integrated_gaussian
 
 # Trial widths (Gaussian sigma, pixels). Velocity dispersions of 40-250 km/s plus SDSS/BOSS/MaNGA
@@ -71,6 +72,7 @@ DEFAULT_DZ_MARGIN = 0.015
 
 REST_PIXEL: np.ndarray = grid.pixel_of_wavelength(REST_WAVELENGTHS_A)  # fractional, at z = 0
 REST_SUB: np.ndarray = np.rint(REST_PIXEL * SUBPIXEL).astype(np.int64)  # in 1/SUBPIXEL px
+FOREGROUND_PIXEL: np.ndarray = np.concatenate([REST_PIXEL, grid.pixel_of_wavelength(FOREGROUND_EXTRA_LINES_A)])
 OII_SEPARATION_PX = float(REST_PIXEL[LINE_INDEX["oii_3730"]] - REST_PIXEL[LINE_INDEX["oii_3727"]])
 
 
@@ -148,7 +150,8 @@ def usable_pixels(ivar: np.ndarray, z_fg: np.ndarray) -> np.ndarray:
     """Pixels where a background line may count, bool (n, N_PIXELS).
 
     False where fewer than ``MIN_COVERAGE`` of the pixels within +-2 px are unmasked, or within
-    ``FOREGROUND_VETO_PX`` of any of the 12 lines at the foreground redshift.
+    ``FOREGROUND_VETO_PX`` of any of the 12 lines, or of the other strong emission lines
+    (``lines.FOREGROUND_EXTRA_LINES_A``), at the foreground redshift.
     """
     good = (np.asarray(ivar) > 0).astype(np.float32)
     n = good.shape[0]
@@ -160,11 +163,11 @@ def usable_pixels(ivar: np.ndarray, z_fg: np.ndarray) -> np.ndarray:
     z_fg = np.asarray(z_fg, dtype=np.float64)
     finite = np.isfinite(z_fg)
     if np.any(finite):
-        fg_pix = REST_PIXEL[None, :] + shift_of_redshift(np.where(finite, z_fg, 0.0))[:, None]  # (n, 12)
+        fg_pix = FOREGROUND_PIXEL[None, :] + shift_of_redshift(np.where(finite, z_fg, 0.0))[:, None]
         lo = np.clip(np.ceil(fg_pix - FOREGROUND_VETO_PX), 0, grid.N_PIXELS).astype(np.int64)
         hi = np.clip(np.floor(fg_pix + FOREGROUND_VETO_PX) + 1, 0, grid.N_PIXELS).astype(np.int64)
         for i in np.flatnonzero(finite):
-            for k in range(N_LINES):
+            for k in range(fg_pix.shape[1]):
                 ok[i, lo[i, k]:hi[i, k]] = False
     return ok
 

@@ -32,7 +32,7 @@ class Solution:
 
     z_bg: float
     score: float
-    evidence: float = float("nan")  # physics evidence (chi^2 gain over the best rival explanation)
+    evidence: float = float("nan")  # physics chi^2 evidence beyond one line (see detectors.evidence)
     z_bg_err: float = float("nan")
     n_lines: int = 0
     line_probability: np.ndarray = field(default_factory=lambda: np.zeros(N_LINES))

@@ -33,7 +33,8 @@ import numpy as np
 from .. import preprocessing
 from .detection import Detection, Solution, as_batch_of_one, count_lines, detector_inputs
 from ..lines import N_LINES
-from ..physics import PhysicsDetector, refine_redshift, shift_of_redshift
+from ..physics import PhysicsDetector, shift_of_redshift
+from ..physics.detector import refine_detection
 from ..physics.linesearch import usable_pixels
 from ..physics import scoring
 
@@ -114,6 +115,13 @@ def cnn_terms(candidate_z: np.ndarray, z_cnn: np.ndarray, lens_logit: np.ndarray
                      - shift_of_redshift(np.nan_to_num(z_cnn, nan=-0.5))[:, None])
     agree = np.isfinite(candidate_z) & np.isfinite(np.asarray(z_cnn))[:, None] & (gap <= AGREE_PX)
     return np.where(agree, logit[:, None], CNN_LOGIT_MIN)
+
+
+def with_network_view(probability: np.ndarray, line_snr: np.ndarray, network_probability: np.ndarray) -> np.ndarray:
+    """Line probabilities at the network's own redshift: the network may raise a line's probability
+    (it sees line shapes a single width misses) where the fit measures at least a hint of the line."""
+    hint = np.nan_to_num(np.asarray(line_snr, np.float64), nan=0.0) >= CNN_LINE_HINT_SNR
+    return np.where(hint, np.maximum(probability, network_probability), probability)
 
 
 def bounded_logit(lens_logit: np.ndarray) -> np.ndarray:
@@ -217,8 +225,8 @@ class EvidenceDetector:
             out.append(Detection(
                 z_bg=float(z_cnn[k]) if found else float("nan"), z_bg_err=float("nan"), score=float(score[k]),
                 n_lines=n_lines if found else 0,
-                line_probability=(np.maximum(scoring.line_probability(snr[k]), proposal["line_prob"][rows[k]])
-                                  if found else np.zeros(N_LINES)),
+                line_probability=(with_network_view(scoring.line_probability(snr[k]), snr[k],
+                                                    proposal["line_prob"][rows[k]]) if found else np.zeros(N_LINES)),
                 line_snr=snr[k] if found else np.full(N_LINES, np.nan),
                 detector=self.name, model_version=self.model_version))
         return out
@@ -237,7 +245,7 @@ class EvidenceDetector:
                         line_amplitude=cands.amp[i, best], line_sigma_a=float(cands.sigma_a[i, best]))
         det.alternatives = self._alternatives(i, cands, score, order)
         if det.score >= REFINE_ABOVE:
-            self._refine(det, residual, ivar, wdisp)
+            refine_detection(det, residual, ivar, wdisp)
         if det.n_lines == 0 and det.score < REFINE_ABOVE:
             # No line reaches the detection SNR at the best candidate: nothing was found, and its z_bg
             # (often the edge of the searched range) would mislead.
@@ -247,12 +255,8 @@ class EvidenceDetector:
             return det
         if cands.has_extra and np.isfinite(proposal["z_bg"][row]) and \
                 abs(float(shift_of_redshift(det.z_bg)) - float(shift_of_redshift(proposal["z_bg"][row]))) <= AGREE_PX:
-            # At the network's own redshift its per-line view counts too (it sees line shapes a single
-            # width misses) where the fit measures at least a hint of the line; elsewhere its
-            # probabilities describe another redshift and are ignored.
-            hint = np.nan_to_num(det.line_snr, nan=0.0) >= CNN_LINE_HINT_SNR
-            det.line_probability = np.where(hint, np.maximum(det.line_probability, proposal["line_prob"][row]),
-                                            det.line_probability)
+            # Elsewhere the network's probabilities describe another redshift and are ignored.
+            det.line_probability = with_network_view(det.line_probability, det.line_snr, proposal["line_prob"][row])
         return det
 
     def _alternatives(self, i, cands, score, order) -> list[Solution]:
@@ -267,21 +271,6 @@ class EvidenceDetector:
             kept_shifts.append(s)
             snr = cands.snr[i, k]
             alternatives.append(Solution(z_bg=float(cands.z[i, k]), score=float(score[k]),
-                                         evidence=float(cands.evidence[i, k]), n_lines=int(cands.n_lines[i, k]),
+                                         evidence=float(cands.chi2_evidence[i, k]), n_lines=int(cands.n_lines[i, k]),
                                          line_probability=scoring.line_probability(snr), line_snr=snr))
         return alternatives
-
-    @staticmethod
-    def _refine(det: Detection, residual, ivar, wdisp) -> None:
-        fit = refine_redshift(residual, ivar, det.z_bg, wdisp=wdisp)
-        if not fit.success:
-            return
-        det.z_bg = float(fit.z_bg)
-        det.z_bg_err = float(fit.z_bg_err)
-        fitted = np.isfinite(fit.snr)
-        det.line_snr = np.where(fitted, fit.snr, det.line_snr)
-        det.line_probability = scoring.line_probability(det.line_snr)
-        det.line_amplitude = np.where(fitted, fit.amplitude, det.line_amplitude)
-        det.n_lines = count_lines(det.line_snr)
-        if np.any(fitted):
-            det.line_sigma_a = float(fit.sigma_a[int(np.nanargmax(np.where(fitted, fit.snr, np.nan)))])

@@ -102,7 +102,7 @@ class PhysicsDetector:
             for i, det in enumerate(out):
                 if det.score >= self.refine_above and np.isfinite(det.z_bg):
                     wd = None if wdisp is None else np.asarray(wdisp[i])
-                    self._apply_refinement(det, residual[i], ivar[i], wd)
+                    refine_detection(det, residual[i], ivar[i], wd)
         return out
 
     def refine(self, g: GriddedSpectrum, z_start: float) -> Detection:
@@ -114,7 +114,7 @@ class PhysicsDetector:
         z = res.z_bg if res.success else float(z_start)
         det = self._evaluate_at(g, z)
         if res.success:
-            self._copy_refinement(det, res)
+            copy_refinement(det, res)
         return det
 
     # ------------------------------------------------------------------ internals
@@ -405,24 +405,29 @@ class PhysicsDetector:
                                         np.array([ls.TRIAL_SIGMAS_PX[sig_idx[0, 0]]]), scale[:, 0])
         return self._detection_from(fields, 0, [])
 
-    def _apply_refinement(self, det: Detection, residual, ivar, wdisp) -> None:
-        res = refine_redshift(residual, ivar, det.z_bg, wdisp=wdisp)
-        if res.success:
-            self._copy_refinement(det, res)
 
-    @staticmethod
-    def _copy_refinement(det: Detection, res: RefineResult) -> None:
-        det.z_bg = res.z_bg
-        det.z_bg_err = res.z_bg_err
-        fitted = np.isfinite(res.snr)
-        snr = np.where(fitted, res.snr, det.line_snr)
-        det.line_snr = snr
-        det.line_probability = scoring.line_probability(snr)
-        det.n_lines = count_lines(snr)
-        det.line_amplitude = np.where(fitted, res.amplitude, det.line_amplitude)
-        if np.any(fitted):
-            strongest = int(np.nanargmax(np.where(fitted, res.snr, np.nan)))
-            det.line_sigma_a = float(res.sigma_a[strongest])
+
+def refine_detection(det: Detection, residual, ivar, wdisp=None) -> None:
+    """Refit ``det``'s z_bg by least squares (:func:`.refine.refine_redshift`) and take the fit's redshift,
+    error and line SNRs where it succeeds; unchanged where it fails."""
+    res = refine_redshift(residual, ivar, det.z_bg, wdisp=wdisp)
+    if res.success:
+        copy_refinement(det, res)
+
+
+def copy_refinement(det: Detection, res: RefineResult) -> None:
+    """Put a successful refinement's z_bg, z_bg_err and per-line measurements into ``det``."""
+    det.z_bg = res.z_bg
+    det.z_bg_err = res.z_bg_err
+    fitted = np.isfinite(res.snr)
+    snr = np.where(fitted, res.snr, det.line_snr)
+    det.line_snr = snr
+    det.line_probability = scoring.line_probability(snr)
+    det.n_lines = count_lines(snr)
+    det.line_amplitude = np.where(fitted, res.amplitude, det.line_amplitude)
+    if np.any(fitted):
+        strongest = int(np.nanargmax(np.where(fitted, res.snr, np.nan)))
+        det.line_sigma_a = float(res.sigma_a[strongest])
 
 
 @dataclass
@@ -458,5 +463,5 @@ class Candidates:
 
     def solution(self, i: int, k: int) -> Solution:
         return Solution(z_bg=float(self.z[i, k]), score=float(scoring.lens_score(self.evidence[i, k])),
-                        evidence=float(self.evidence[i, k]), n_lines=int(self.n_lines[i, k]),
+                        evidence=float(self.chi2_evidence[i, k]), n_lines=int(self.n_lines[i, k]),
                         line_probability=scoring.line_probability(self.snr[i, k]), line_snr=self.snr[i, k])

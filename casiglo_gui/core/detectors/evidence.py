@@ -124,6 +124,12 @@ def with_network_view(probability: np.ndarray, line_snr: np.ndarray, network_pro
     return np.where(hint, np.maximum(probability, network_probability), probability)
 
 
+def something_found(n_lines: int, score: float) -> bool:
+    """False when no line reaches the detection SNR and the score is below the refit level: then the
+    best candidate's z_bg (often the edge of the searched range) would mislead, and none is reported."""
+    return n_lines > 0 or score >= REFINE_ABOVE
+
+
 def bounded_logit(lens_logit: np.ndarray) -> np.ndarray:
     """The network's lens logit within [CNN_LOGIT_MIN, CNN_LOGIT_MAX] (no network: the minimum)."""
     return np.clip(np.nan_to_num(np.asarray(lens_logit, np.float64), nan=CNN_LOGIT_MIN), CNN_LOGIT_MIN, CNN_LOGIT_MAX)
@@ -221,7 +227,7 @@ class EvidenceDetector:
         out = []
         for k in range(len(rows)):
             n_lines = count_lines(snr[k])
-            found = n_lines > 0 or score[k] >= REFINE_ABOVE
+            found = something_found(n_lines, score[k])
             out.append(Detection(
                 z_bg=float(z_cnn[k]) if found else float("nan"), z_bg_err=float("nan"), score=float(score[k]),
                 n_lines=n_lines if found else 0,
@@ -246,9 +252,7 @@ class EvidenceDetector:
         det.alternatives = self._alternatives(i, cands, score, order)
         if det.score >= REFINE_ABOVE:
             refine_detection(det, residual, ivar, wdisp)
-        if det.n_lines == 0 and det.score < REFINE_ABOVE:
-            # No line reaches the detection SNR at the best candidate: nothing was found, and its z_bg
-            # (often the edge of the searched range) would mislead.
+        if not something_found(det.n_lines, det.score):
             det.z_bg = float("nan")
             det.line_snr = np.full(N_LINES, np.nan)
             det.line_probability = np.zeros(N_LINES)

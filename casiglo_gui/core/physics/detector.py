@@ -125,9 +125,7 @@ class PhysicsDetector:
         Candidates are the ``N_CANDIDATES`` best peaks of the line search plus, when ``extra_z`` is
         given (e.g. the CNN's z_bg, one per spectrum; NaN for none), that redshift as the last column.
         """
-        residual = np.atleast_2d(np.asarray(residual, dtype=np.float32))
-        ivar = np.atleast_2d(np.asarray(ivar, dtype=np.float32))
-        z_fg = np.atleast_1d(np.asarray(z_fg, dtype=np.float64))
+        residual, ivar, z_fg = detector_inputs(residual, ivar, z_fg)
         parts = []
         for start in range(0, residual.shape[0], ls.CHUNK):
             sl = slice(start, start + ls.CHUNK)
@@ -246,39 +244,6 @@ class PhysicsDetector:
             partner[rows, cols] = np.sqrt(np.maximum(two - one, 0.0) / var)
             deficit[rows, cols] = np.minimum(two - one, 0.0) / var
         return primary, partner, deficit
-
-    @staticmethod
-    def _two_component_gain(f1, f2, n1, n2, sigma):
-        """chi^2 gain of the best non-negative two-component [OII] fit (amplitudes free)."""
-        c = ls.oii_overlap(sigma) * np.sqrt(n1 * n2)
-        det = n1 * n2 - c * c
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a1 = (n2 * f1 - c * f2) / det
-            a2 = (n1 * f2 - c * f1) / det
-            both = (det > 0) & (a1 >= 0) & (a2 >= 0)
-            two = np.where(both, a1 * f1 + a2 * f2, 0.0)
-            one_a = np.where(n1 > 0, np.maximum(f1, 0) ** 2 / np.where(n1 > 0, n1, 1), 0.0)
-            one_b = np.where(n2 > 0, np.maximum(f2, 0) ** 2 / np.where(n2 > 0, n2, 1), 0.0)
-        return np.where(both, two, np.maximum(one_a, one_b))
-
-    def _oii_two_component(self, sr, sub):
-        """Best two-component [OII] chi^2 gain over trial widths and centres near the candidate.
-
-        The two components sit at their exact separation (3.25 px), read from the matched-filter
-        arrays by interpolation; the centre is tried on a quarter-pixel grid within +-0.5 px.
-        """
-        a, b = LINE_INDEX["oii_3727"], LINE_INDEX["oii_3730"]
-        rows = np.arange(sub.shape[0])[:, None, None]
-        shift = sub[..., None] / ls.SUBPIXEL + np.arange(-0.5, 0.51, 0.25)[None, None, :]
-        best = np.zeros(sub.shape, dtype=np.float32)
-        for si, sig in enumerate(ls.TRIAL_SIGMAS_PX):
-            si_idx = np.full(shift.shape, si, dtype=np.int64)
-            scale = sr.noise_scale[rows, si_idx]
-            f1, n1 = ls.arrays_at_position(sr.F, sr.N, ls.REST_PIXEL[a] + shift, si_idx)
-            f2, n2 = ls.arrays_at_position(sr.F, sr.N, ls.REST_PIXEL[b] + shift, si_idx)
-            gain = self._two_component_gain(f1 / scale, f2 / scale, n1, n2, np.float32(sig))
-            best = np.maximum(best, gain.max(axis=-1))
-        return best
 
     @staticmethod
     def _spike_like(sr, sub):

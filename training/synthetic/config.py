@@ -70,6 +70,21 @@ class SyntheticConfig:
         decide "not a lens".
     min_offset_px : float
         Minimum separation (pixels) between a lens's lines at z_bg and where they would be at z_fg.
+    oii_only_fraction : float
+        Share of lenses whose only lines are the [OII] doublet (the main channel of BELLS and SILO
+        sources at z_bg ~ 1), with z_bg drawn uniformly in ``oii_only_z_bg_range`` (0: none, as v1-v3).
+    oii_only_z_bg_range : tuple
+        z_bg range of the [OII]-only sources (clipped to the grid and to ``min_offset_px`` behind z_fg).
+    oii_ratio_range : tuple, optional
+        Range of the flux ratio [OII] 3730 / 3727 drawn uniformly for every lens (None: the product's
+        ``lines.OII_3730_TO_3727_RANGE``; the low-to-high-density limits are about 0.35-1.5).
+    width_velocity_kms : tuple, optional
+        When set, a galaxy's intrinsic line width is a velocity dispersion drawn log-uniform in this
+        range (km/s), so sigma_A = sigma_v / c x lambda_obs differs from line to line; None: the fixed
+        widths ``width_sigmas_a`` in Angstrom (the paper).
+    single_line_snr_boost : tuple
+        A lone line's SNR is a label draw times U(low, high): (1, 3) makes strong isolated lines common
+        under the faint Moyal labels (v1-v3); (1, 1) gives lone lines the lens lines' own distribution.
     """
 
     proportions: dict[str, float] = field(default_factory=_default_proportions)
@@ -101,6 +116,11 @@ class SyntheticConfig:
     noise_scale_dex: float = 0.5
     lens_artifact_probability: float = 0.15
     min_offset_px: float = 5.0
+    oii_only_fraction: float = 0.0
+    oii_only_z_bg_range: tuple[float, float] = (0.5, 1.7)
+    oii_ratio_range: tuple[float, float] | None = None
+    width_velocity_kms: tuple[float, float] | None = None
+    single_line_snr_boost: tuple[float, float] = (1.0, 3.0)
 
     def __post_init__(self) -> None:
         unknown = set(self.proportions) - set(KINDS)
@@ -121,6 +141,12 @@ class SyntheticConfig:
             raise ValueError(f"unknown background kind(s): {sorted(unknown)}; known: {BACKGROUND_KINDS}")
         if not 0 < self.z_fg_range[0] < self.z_fg_range[1]:
             raise ValueError("z_fg_range must be 0 < low < high")
+        if not 0.0 <= self.oii_only_fraction <= 1.0:
+            raise ValueError("oii_only_fraction must be in [0, 1]")
+        _check_range("oii_only_z_bg_range", self.oii_only_z_bg_range)
+        _check_range("oii_ratio_range", self.oii_ratio_range)
+        _check_range("width_velocity_kms", self.width_velocity_kms)
+        _check_range("single_line_snr_boost", self.single_line_snr_boost, allow_equal=True)
 
     def kind_probabilities(self) -> list[float]:
         weights = [max(float(self.proportions.get(k, 0.0)), 0.0) for k in KINDS]
@@ -140,10 +166,19 @@ class SyntheticConfig:
             raise ValueError(f"unknown synthetic config key(s) {sorted(unknown)}; known: {sorted(known)}")
         clean = dict(data)
         for key in ("manga_ratio_range", "z_fg_range", "width_sigmas_a", "width_probabilities",
-                    "instrumental_sigma_px", "background_sources", "real_dirs"):
+                    "instrumental_sigma_px", "background_sources", "real_dirs", "oii_only_z_bg_range",
+                    "oii_ratio_range", "width_velocity_kms", "single_line_snr_boost"):
             if clean.get(key) is not None:
                 clean[key] = tuple(clean[key])
         return cls(**clean)
+
+
+def _check_range(name: str, bounds, allow_equal: bool = False) -> None:
+    """A (low, high) pair of positive numbers with low < high (or low <= high); None passes."""
+    if bounds is None:
+        return
+    if len(bounds) != 2 or not 0 < bounds[0] <= bounds[1] or (bounds[0] == bounds[1] and not allow_equal):
+        raise ValueError(f"{name} must be (low, high) with 0 < low {'<=' if allow_equal else '<'} high, got {bounds}")
 
 
 def as_config(config: "SyntheticConfig | dict | None") -> "SyntheticConfig":

@@ -23,7 +23,7 @@ from . import negatives, profiles
 from .backgrounds import (BackgroundSource, FlatBackground, ParametricBackground, PCABackground,
                           RealResidualBackground)
 from .config import BACKGROUND_KINDS, KIND_CODE, KINDS, SyntheticConfig, as_config
-from .distributions import draw_intrinsic_sigma, draw_snr, draw_z_ratio
+from .distributions import draw_line_width, draw_oii_ratio, draw_snr, draw_z_ratio, intrinsic_sigma_a
 
 CHUNK_SIZE = 256
 STREAM_KEY = 1_000_003  # spawn-key prefix that keeps stream batches apart from generate() chunks
@@ -31,6 +31,7 @@ STREAM_KEY = 1_000_003  # spawn-key prefix that keeps stream batches apart from 
 MIN_VISIBLE_FRACTION = 0.5
 # Physically tied pairs: (primary, partner); partner flux = primary flux / ratio.
 TIED_PAIRS = (("oiii_5008", "oiii_4960"), ("nii_6585", "nii_6550"), ("halpha", "hbeta"), ("oii_3727", "oii_3730"))
+OII_DOUBLET = np.isin(np.arange(L.N_LINES), [L.LINE_INDEX["oii_3727"], L.LINE_INDEX["oii_3730"]])
 LENS, EMPTY, FG_EMISSION, SINGLE_LINE, SKY_RESIDUAL, COSMIC_RAY, FG_MISMATCH = (KIND_CODE[k] for k in KINDS)
 
 
@@ -149,15 +150,26 @@ def _draw_backgrounds(rng, n, config, sources):
 
 
 # ------------------------------------------------------------------------------------------- lines
-def line_stamps(rows, z, intrinsic_sigma_a, lsf_px):
-    """Stamps of all 12 lines for each row at redshift ``z`` (one per row). Returns pixels, profiles and
-    per-pixel flux fractions shaped (len(rows), 12, W), and the observed sigmas (len(rows), 12)."""
+def line_stamps(rows, z, width, lsf_px, config):
+    """Stamps of all 12 lines for each row at redshift ``z`` (one per row) of galaxies of intrinsic
+    widths ``width`` (:func:`distributions.draw_line_width`). Returns pixels, profiles and per-pixel flux
+    fractions shaped (len(rows), 12, W), and the observed sigmas (len(rows), 12)."""
     centre = L.REST_WAVELENGTHS_A[None, :] * (1.0 + np.asarray(z, dtype=np.float64))[:, None]
-    sigma = profiles.total_sigma_a(centre, intrinsic_sigma_a, np.asarray(lsf_px)[:, None])
-    pixels, prof, mass = profiles.stamps(centre.ravel(), sigma.ravel(), return_mass=True)
+    sigma = profiles.total_sigma_a(centre, intrinsic_sigma_a(width, centre, config), np.asarray(lsf_px)[:, None])
+    pixels, prof, mass = profiles.stamps(centre.ravel(), sigma.ravel(), return_mass=True,
+                                         half_width=stamp_half_width(centre, sigma, config))
     m = len(rows)
     shape = (m, L.N_LINES, pixels.shape[1])
     return pixels.reshape(shape), prof.reshape(shape), mass.reshape(shape), sigma
+
+
+def stamp_half_width(centre_a, sigma_a, config) -> int:
+    """The fixed stamp half-width fits the paper's widths; velocity widths up to ~300 km/s need wider
+    stamps (>= 5 sigma of the broadest line in the batch)."""
+    if config.width_velocity_kms is None or np.size(sigma_a) == 0:
+        return profiles.STAMP_HALF_WIDTH_PX
+    widest_px = float(np.max(np.asarray(sigma_a) / profiles.pixel_width_a(centre_a)))
+    return max(profiles.STAMP_HALF_WIDTH_PX, int(np.ceil(5.0 * widest_px)))
 
 
 def _visibility(weight, rows, pixels, prof, mass):
@@ -186,15 +198,17 @@ def _choose_subsets(rng, visible, config, tie):
 
 
 def inject_line_sets(rng, residual, weight, rows, z, lsf_px, config, tie=None, min_lines=None,
-                     intrinsic=None, precomputed=None):
+                     intrinsic=None, precomputed=None, allowed=None):
     """Inject random subsets of the 12 lines at redshift ``z[i]`` into ``residual[rows[i]]``.
 
     Each line's flux is set so that its matched-filter SNR, sum(w r g) / sqrt(sum(w g^2)) with the true
     profile g and the weights w = ``weight`` (cleaned ivar), equals its label (drawn from the configured
     distribution; partners of tied pairs follow from the physical ratio instead).
 
-    ``intrinsic`` (len(rows),) fixes the intrinsic widths; ``precomputed`` passes the
-    ``(pixels, profiles, sigma, fraction, norm)`` already computed for these rows, z and widths.
+    ``intrinsic`` (len(rows),) fixes the intrinsic widths (:func:`distributions.draw_line_width`);
+    ``precomputed`` passes the ``(pixels, profiles, sigma, fraction, norm)`` already computed for these
+    rows, z and widths; ``allowed`` (len(rows), 12) bool limits which lines each row may show (e.g. the
+    [OII] doublet alone).
 
     Returns
     -------
@@ -216,12 +230,14 @@ def inject_line_sets(rng, residual, weight, rows, z, lsf_px, config, tie=None, m
     if precomputed is None:
         # Intrinsic width is one draw per spectrum: the lines of one galaxy share its kinematics.
         if intrinsic is None:
-            intrinsic = draw_intrinsic_sigma(rng, m, config)
-        pixels, prof, mass, sigma = line_stamps(rows, z, np.asarray(intrinsic)[:, None], lsf_px)
+            intrinsic = draw_line_width(rng, m, config)
+        pixels, prof, mass, sigma = line_stamps(rows, z, intrinsic, lsf_px, config)
         frac, norm = _visibility(weight, rows, pixels, prof, mass)
     else:
         pixels, prof, sigma, frac, norm = precomputed
     visible = (frac >= MIN_VISIBLE_FRACTION) & (norm > 0)
+    if allowed is not None:
+        visible &= allowed
     chosen = _choose_subsets(rng, visible, config, tie)
     label = draw_snr(rng, m * L.N_LINES, config).reshape(m, L.N_LINES)
     flux = np.where(chosen, label / np.where(norm > 0, norm, 1.0), 0.0)
@@ -232,7 +248,7 @@ def inject_line_sets(rng, residual, weight, rows, z, lsf_px, config, tie=None, m
             if primary == "halpha":
                 ratio = L.HALPHA_TO_HBETA_MIN + rng.exponential(1.0, m)
             elif primary == "oii_3727":
-                ratio = 1.0 / rng.uniform(*L.OII_3730_TO_3727_RANGE, m)
+                ratio = 1.0 / draw_oii_ratio(rng, m, config)
             elif primary == "oiii_5008":
                 ratio = np.full(m, L.OIII_5008_TO_4960)
             else:
@@ -258,6 +274,15 @@ def _z_bg_min(z_fg, min_offset_px):
 
 # Highest z_bg that still leaves [OII] 3730 a few pixels inside the grid.
 Z_BG_MAX = grid.WAVELENGTH_A[-20] / L.rest_wavelength("oii_3730") - 1.0
+
+
+def draw_oii_only_z_bg(rng, z_fg, config):
+    """z_bg of [OII]-only sources: uniform in ``config.oii_only_z_bg_range``, clipped to at least
+    ``min_offset_px`` behind z_fg and to the doublet staying on the grid."""
+    z_fg = np.asarray(z_fg, dtype=np.float64)
+    lo = np.maximum(config.oii_only_z_bg_range[0], _z_bg_min(z_fg, config.min_offset_px))
+    hi = np.maximum(min(config.oii_only_z_bg_range[1], Z_BG_MAX), lo)
+    return rng.uniform(lo, hi)
 
 
 def draw_z_bg(rng, z_fg, config):
@@ -313,20 +338,31 @@ def generate_chunk(n: int, seed_sequence: np.random.SeedSequence, config: Synthe
     line_snr = np.zeros((n, L.N_LINES), dtype=np.float32)
     line_sigma = np.zeros((n, L.N_LINES), dtype=np.float32)
     rows = np.flatnonzero(lens)
+    # Drawn only when asked for, so that configurations without [OII]-only sources keep their data.
+    oii_only = (rng.random(rows.size) < config.oii_only_fraction if config.oii_only_fraction > 0
+                else np.zeros(rows.size, dtype=bool))
     z_bg[rows] = draw_z_bg(rng, z_fg[rows], config)
-    intrinsic = draw_intrinsic_sigma(rng, rows.size, config)
-    # Redraw z_bg where masks or coverage leave too few lines visible.
+    z_bg[rows[oii_only]] = draw_oii_only_z_bg(rng, z_fg[rows[oii_only]], config)
+    intrinsic = draw_line_width(rng, rows.size, config)
+    # Redraw z_bg where masks or coverage leave too few lines visible (for [OII]-only sources: both
+    # doublet components).
     precomputed = None
     for attempt in range(5):
-        pixels, prof, mass, sigma = line_stamps(rows, z_bg[rows], intrinsic[:, None], lsf_px[rows])
+        pixels, prof, mass, sigma = line_stamps(rows, z_bg[rows], intrinsic, lsf_px[rows], config)
         frac, norm = _visibility(weight, rows, pixels, prof, mass)
-        few = np.sum((frac >= MIN_VISIBLE_FRACTION) & (norm > 0), axis=1) < config.min_lens_lines
+        visible = (frac >= MIN_VISIBLE_FRACTION) & (norm > 0)
+        few = np.where(oii_only, np.sum(visible & OII_DOUBLET, axis=1) < 2,
+                       np.sum(visible, axis=1) < config.min_lens_lines)
         if not few.any() or attempt == 4:
             precomputed = (pixels, prof, sigma, frac, norm)
             break
-        z_bg[rows[few]] = draw_z_bg(rng, z_fg[rows[few]], config)
+        z_bg[rows[few & ~oii_only]] = draw_z_bg(rng, z_fg[rows[few & ~oii_only]], config)
+        z_bg[rows[few & oii_only]] = draw_oii_only_z_bg(rng, z_fg[rows[few & oii_only]], config)
+    # An [OII]-only source whose doublet stayed masked keeps whatever lines it has (an ordinary lens).
+    allowed = np.where((oii_only & ~few)[:, None], OII_DOUBLET[None, :], True)
     line_present[rows], line_snr[rows], line_sigma[rows] = inject_line_sets(
-        rng, residual, weight, rows, z_bg[rows], lsf_px[rows], config, precomputed=precomputed)
+        rng, residual, weight, rows, z_bg[rows], lsf_px[rows], config, precomputed=precomputed,
+        allowed=allowed)
     # A "lens" left with no visible line (e.g. a nearly fully masked spectrum) is honestly an empty one.
     lost = rows[~line_present[rows].any(axis=1)]
     kind[lost] = EMPTY
@@ -339,12 +375,13 @@ def generate_chunk(n: int, seed_sequence: np.random.SeedSequence, config: Synthe
     if rows.size:
         pix = negatives.random_good_pixels(rng, weight, rows)
         centre = grid.WAVELENGTH_A[pix] * 10.0 ** (grid.DLOGLAM * rng.uniform(-0.5, 0.5, rows.size))
-        sigma = profiles.total_sigma_a(centre, draw_intrinsic_sigma(rng, rows.size, config), lsf_px[rows])
-        pixels, prof = profiles.stamps(centre, sigma)
+        intrinsic = intrinsic_sigma_a(draw_line_width(rng, rows.size, config), centre, config)
+        sigma = profiles.total_sigma_a(centre, intrinsic, lsf_px[rows])
+        pixels, prof = profiles.stamps(centre, sigma, half_width=stamp_half_width(centre, sigma, config))
         w = profiles.gather(weight, rows, pixels)
         norm = np.sqrt(np.sum(w * prof * prof, axis=1))
-        # A strong isolated line is the hard case: SNR from the label distribution, boosted x1-3.
-        snr = draw_snr(rng, rows.size, config) * rng.uniform(1.0, 3.0, rows.size)
+        # A strong isolated line is the hard case: SNR from the label distribution, boosted (x1-3 by default).
+        snr = draw_snr(rng, rows.size, config) * rng.uniform(*config.single_line_snr_boost, rows.size)
         flux = snr / np.where(norm > 0, norm, 1.0)
         profiles.scatter_add(residual, rows, pixels, flux[:, None] * prof)
 

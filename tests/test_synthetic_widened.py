@@ -188,3 +188,13 @@ def test_v4_config_widens_the_data_and_keeps_v3s_recipe_in_its_cycle():
 def test_bad_widening_knobs_are_refused(bad):
     with pytest.raises(ValueError):
         SyntheticConfig(**bad)
+
+
+def test_v4_full_training_config_trains_the_same_network_on_the_same_data_from_scratch():
+    configs = ROOT / "training" / "configs"
+    fine_tune = json.loads((configs / "casiglo-cnn-v4.json").read_text())
+    full = json.loads((configs / "casiglo-cnn-v4-full.json").read_text())
+    assert full["name"] == fine_tune["name"] == "casiglo-cnn-v4"
+    assert full["model"] == fine_tune["model"] and full["data"] == fine_tune["data"]
+    assert not full["train"].get("init_from")
+    assert "casiglo-cnn-v4-full.json" in (configs / "fit-casiglo-cnn-v4-on-gpu.sh").read_text()

@@ -48,6 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, help="override train.steps_per_epoch")
     parser.add_argument("--seed", type=int, help="override train.seed (weights and training data)")
     parser.add_argument("--threads", type=int, help="override train.threads (TensorFlow CPU threads)")
+    parser.add_argument("--max-minutes", type=float,
+                        help="override train.max_minutes (stop after the epoch that passes this wall-clock budget)")
 
 
 def load_config(path: Path, overrides: dict | None = None) -> dict:
@@ -219,7 +221,8 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     config = load_config(args.config, {"epochs": args.epochs, "steps_per_epoch": args.steps,
-                                       "seed": args.seed, "threads": args.threads})
+                                       "seed": args.seed, "threads": args.threads,
+                                       "max_minutes": args.max_minutes})
     train = config["train"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
@@ -240,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"weights initialised from {train['init_from']}", file=sys.stderr)
     command = ["casiglo-train", "fit", "--config", str(args.config), "--out", str(args.out)]
     for flag, value in (("--epochs", args.epochs), ("--steps", args.steps), ("--seed", args.seed),
-                        ("--threads", args.threads)):
+                        ("--threads", args.threads), ("--max-minutes", args.max_minutes)):
         if value is not None:
             command += [flag, str(value)]
     card = model_card(config, model_config, command, {"status": "training"})

@@ -203,27 +203,29 @@ def line_scale_model_error(resid: np.ndarray, noise_var: np.ndarray, model_sq: n
     correlated over the line's width, and the detector weighs lines with matched filters of those widths
     (``LINE_SCALES_PX``). For each width the residual is smoothed by that Gaussian g and f is the moment
     estimate on the smoothed residual s = g * r, whose expectation under the error model
-    var = 1/ivar + (f model)^2 is E[s_p^2] = sum_j g_j^2 (1/ivar + f^2 model^2)_{p-j}:
+    var = 1/ivar + (f model)^2 is E[s_p^2] = sum_j g_j^2 (1/ivar + f^2 model^2)_{p-j}; summed over p
+    (the few pixels within a kernel of the ends aside) that is sum g^2 x sum_p (1/ivar + f^2 model^2)_p:
 
-        f^2 = sum_p (s_p^2 - (g^2 * 1/ivar)_p) / sum_p (g^2 * model^2)_p.
+        f^2 = (sum_p s_p^2 / sum g^2 - sum_p 1/ivar_p) / sum_p model_p^2.
 
     White errors give the per-pixel value at every width; errors correlated over a line's width, up to
     sqrt(1 / sum g^2) (2.4 at sigma 1.6 px) times more. The largest over the widths is returned, so that
     every matched filter of the detector sees the mismatch at most at its noise.
-    ``resid``, ``noise_var`` (1/ivar) and ``model_sq`` are 0 off the fitted pixels, (n, n_pixels) float64.
+    ``resid``, ``noise_var`` (1/ivar) and ``model_sq`` are 0 off the fitted pixels, (n, n_pixels).
     """
     from scipy.ndimage import correlate1d
 
+    noise = np.asarray(noise_var, np.float64).sum(axis=1)
+    power = np.maximum(np.asarray(model_sq, np.float64).sum(axis=1), 1e-300)
+    resid = np.asarray(resid, np.float32)
     best = np.zeros(resid.shape[0])
     for sigma in LINE_SCALES_PX:
         half = int(np.ceil(4 * sigma))
         g = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma) ** 2)
         g /= g.sum()
-        smooth = correlate1d(resid, g, axis=1, mode="constant")
-        expected_noise = correlate1d(noise_var, g * g, axis=1, mode="constant").sum(axis=1)
-        per_error = correlate1d(model_sq, g * g, axis=1, mode="constant").sum(axis=1)
-        excess = (smooth ** 2).sum(axis=1) - expected_noise
-        best = np.maximum(best, np.sqrt(np.maximum(excess, 0.0) / np.maximum(per_error, 1e-300)))
+        smooth = correlate1d(resid, g.astype(np.float32), axis=1, mode="constant").astype(np.float64)
+        excess = (smooth * smooth).sum(axis=1) / (g * g).sum() - noise
+        best = np.maximum(best, np.sqrt(np.maximum(excess, 0.0) / power))
     return best
 
 

@@ -163,7 +163,8 @@ def bench_cube(size: int, workers: int, detector: str | None, stage_spaxels: int
         total = sum(stages.values())
         print(f"CPU per spaxel by stage (one process, first {stage_spaxels} spaxels): "
               + ", ".join(f"{k} {1e3 * v:.2f} ms" for k, v in stages.items()) + f"; total {1e3 * total:.2f} ms")
-        for label, ratio in (("this machine", 1.0), ("onnxruntime 3.2x faster (the reference machine of docs/scan.md)", 3.2)):
+        for label, ratio in (("this machine", 1.0),
+                             ("onnxruntime 3.2x faster (the reference machine of docs/scan.md)", 3.2)):
             per = total - stages["cnn"] + stages["cnn"] / ratio
             print(f"  {label}: {1e3 * per:.2f} ms/spaxel -> {n} spaxels on {workers} free cores: "
                   f"{n * per / max(workers, 1):.1f} s of compute")

@@ -3,6 +3,7 @@ maps are the same as with one worker, and the parts' rows are joined as a whole 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 
 import numpy as np
@@ -44,11 +45,18 @@ def test_a_cube_scanned_by_two_workers_gives_the_one_worker_table_and_maps(data_
         np.testing.assert_array_equal(two_maps[name], one_maps[name])
 
 
-def test_small_files_and_other_formats_are_not_split(data_dir, tmp_path):
+def test_small_files_compressed_cubes_and_other_formats_are_not_split(data_dir, tmp_path, monkeypatch):
     spec = str(data_dir / "sdss/spec-3650-55244-0007.fits")
     cube = str(data_dir / "manga/manga-test-5x5-LOGCUBE.fits.gz")
-    assert split_cubes([spec, cube], workers=2) == [spec, cube]
-    assert split_cubes([spec, cube], workers=1) == [spec, cube]
+    assert split_cubes([spec, cube], workers=2) == [spec, cube]  # small files
+    monkeypatch.setattr(parts, "MIN_BYTES_TO_SPLIT", 0)
+    monkeypatch.setattr(parts, "MIN_ROWS_TO_SPLIT", 2)
+    plain = tmp_path / "manga-test-5x5-LOGCUBE.fits"
+    plain.write_bytes(gzip.decompress((data_dir / "manga/manga-test-5x5-LOGCUBE.fits.gz").read_bytes()))
+    # a spec file is never a cube, a .gz cube is read whole (each part would decompress it all again)
+    assert split_cubes([spec, cube, str(plain)], workers=2) == [spec, cube] + [
+        CubePart(str(plain), (y, y + 1), y, 5) for y in range(5)]
+    assert split_cubes([spec, cube, str(plain)], workers=1) == [spec, cube, str(plain)]
     assert list(work_chunks(["a", "b", CubePart("c", (0, 2), 0, 2), CubePart("c", (2, 4), 1, 2), "d"], 64)) == [
         (0, ["a", "b"]), (1, [CubePart("c", (0, 2), 0, 2)]), (2, [CubePart("c", (2, 4), 1, 2)]), (3, ["d"])]
 
@@ -75,7 +83,8 @@ def test_a_read_error_ends_the_cubes_rows_as_in_a_whole_read():
 
 def test_a_part_that_kills_its_worker_gives_the_cube_one_error_row():
     died = error_row("cube.fits", "worker process died while reading this file")
-    results = [_part_result(0, 2, [_row("s0")]), _part_result(1, 2, [died], worker_died="worker process died while reading this file")]
+    reason = "worker process died while reading this file"
+    results = [_part_result(0, 2, [_row("s0")]), _part_result(1, 2, [died], worker_died=reason)]
     (merged,) = merge_cube_parts(results, None)
     assert merged.rows_per_input == [[died]]
 
@@ -84,7 +93,8 @@ def test_a_cube_without_spectra_gets_one_row_and_maps_come_from_every_part(tmp_p
     (merged,) = merge_cube_parts([_part_result(0, 2, []), _part_result(1, 2, [])], None)
     assert merged.rows_per_input == [[error_row("cube.fits", "file holds no spectrum")]]
     written = []
-    maps = [CubeMapPart((2, 2), "1-2", [(0, 0, 0.5, 3.0, 0.4, 1)]), CubeMapPart((2, 2), "1-2", [(1, 1, 0.9, 8.0, 0.5, 3)])]
+    maps = [CubeMapPart((2, 2), "1-2", [(0, 0, 0.5, 3.0, 0.4, 1)]),
+            CubeMapPart((2, 2), "1-2", [(1, 1, 0.9, 8.0, 0.5, 3)])]
     results = [_part_result(k, 2, [_row(f"s{k}")], cube_map=m) for k, m in enumerate(maps)]
     (merged,) = merge_cube_parts(results, lambda path, cube_map: written.append((path, cube_map)) or "maps.fits")
     assert merged.maps_written == ["maps.fits"]

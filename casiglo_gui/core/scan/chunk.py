@@ -235,7 +235,8 @@ def process_chunk(index: int, paths: list, config: ChunkConfig) -> ChunkResult:
             if part is not None:
                 result.cube_map = cube_map  # the scan process writes the maps from every part
             else:
-                result.maps_written.append(write_detection_maps(paths[i], cube_map, config.maps_dir, config.detector.kind))
+                result.maps_written.append(write_detection_maps(paths[i], cube_map, config.maps_dir,
+                                                                config.detector.kind))
         except Exception as exc:  # a map is a by-product: report it, keep the rows
             result.warnings.append(f"{item_path(paths[i])}: detection maps not written ({type(exc).__name__}: {exc})")
     return result

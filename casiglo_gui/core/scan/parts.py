@@ -62,10 +62,16 @@ class CubeMapPart:
 
 
 def cube_rows(path: str) -> int | None:
-    """Spaxel rows of ``path`` if it is a readable MaNGA LOGCUBE, else None (read whole, as any file)."""
+    """Spaxel rows of ``path`` if it is a readable, uncompressed MaNGA LOGCUBE, else None (read whole, as
+    any file). A compressed cube is not split: each part would decompress the whole file again, while an
+    uncompressed one is memory-mapped and a part reads its own rows only."""
     from ..readers import identify_path, open_cube
+    from ..readers.structure import GZIP_MAGIC
 
     try:
+        with open(path, "rb") as handle:
+            if handle.read(len(GZIP_MAGIC)) == GZIP_MAGIC:
+                return None
         if identify_path(path) != "manga-logcube":
             return None
         with open_cube(path, fit_foreground=False) as cube:
@@ -82,7 +88,8 @@ def _size(path: str) -> int:
 
 
 def split_cubes(files: list[str], workers: int) -> list:
-    """``files`` with every MaNGA cube of at least ``MIN_ROWS_TO_SPLIT`` spaxel rows replaced by its parts."""
+    """``files`` with every uncompressed MaNGA cube of at least ``MIN_BYTES_TO_SPLIT`` bytes and
+    ``MIN_ROWS_TO_SPLIT`` spaxel rows replaced by its parts (``PARTS_PER_WORKER x workers`` at most)."""
     items: list = []
     for path in files:
         ny = cube_rows(path) if workers > 1 and _size(path) >= MIN_BYTES_TO_SPLIT else None
@@ -149,12 +156,12 @@ def _joined(results: Iterable, write_maps) -> Iterator:
                 if cube_map is None:
                     cube_map = CubeMapPart(result.cube_map.shape, result.cube_map.plateifu)
                 cube_map.values.extend(result.cube_map.values)
+            for source, count in result.model_sources.items():
+                joined.model_sources[source] = joined.model_sources.get(source, 0) + count
             stopped = result.read_error
         for stage, seconds in result.seconds.items():
             joined.seconds[stage] = joined.seconds.get(stage, 0.0) + seconds
         joined.warnings.extend(result.warnings)
-        for source, count in result.model_sources.items():
-            joined.model_sources[source] = joined.model_sources.get(source, 0) + count
         if not part.last:
             continue
         if died:

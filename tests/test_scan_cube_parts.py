@@ -33,7 +33,7 @@ def test_a_cube_scanned_by_two_workers_gives_the_one_worker_table_and_maps(data_
     cube = tmp_path / CUBE
     write_lensed_cube(cube, data_dir / TABLE, np.random.default_rng(5))
     monkeypatch.setattr(parts, "MIN_BYTES_TO_SPLIT", 0)  # the test cube is small: split it all the same
-    items = split_cubes([str(cube)], workers=2)
+    items = list(split_cubes([str(cube)], workers=2))
     assert len(items) == 5 and all(isinstance(i, CubePart) for i in items)  # 9 rows, 2 at a time
     one, one_maps = _scan(cube, tmp_path / "one.csv", tmp_path / "maps1", 1)
     two, two_maps = _scan(cube, tmp_path / "two.csv", tmp_path / "maps2", 2)
@@ -48,15 +48,15 @@ def test_a_cube_scanned_by_two_workers_gives_the_one_worker_table_and_maps(data_
 def test_small_files_compressed_cubes_and_other_formats_are_not_split(data_dir, tmp_path, monkeypatch):
     spec = str(data_dir / "sdss/spec-3650-55244-0007.fits")
     cube = str(data_dir / "manga/manga-test-5x5-LOGCUBE.fits.gz")
-    assert split_cubes([spec, cube], workers=2) == [spec, cube]  # small files
+    assert list(split_cubes([spec, cube], workers=2)) == [spec, cube]  # small files
     monkeypatch.setattr(parts, "MIN_BYTES_TO_SPLIT", 0)
     monkeypatch.setattr(parts, "MIN_ROWS_TO_SPLIT", 2)
     plain = tmp_path / "manga-test-5x5-LOGCUBE.fits"
     plain.write_bytes(gzip.decompress((data_dir / "manga/manga-test-5x5-LOGCUBE.fits.gz").read_bytes()))
     # a spec file is never a cube, a .gz cube is read whole (each part would decompress it all again)
-    assert split_cubes([spec, cube, str(plain)], workers=2) == [spec, cube] + [
+    assert list(split_cubes([spec, cube, str(plain)], workers=2)) == [spec, cube] + [
         CubePart(str(plain), (y, y + 1), y, 5) for y in range(5)]
-    assert split_cubes([spec, cube, str(plain)], workers=1) == [spec, cube, str(plain)]
+    assert list(split_cubes([spec, cube, str(plain)], workers=1)) == [spec, cube, str(plain)]
     assert list(work_chunks(["a", "b", CubePart("c", (0, 2), 0, 2), CubePart("c", (2, 4), 1, 2), "d"], 64)) == [
         (0, ["a", "b"]), (1, [CubePart("c", (0, 2), 0, 2)]), (2, [CubePart("c", (2, 4), 1, 2)]), (3, ["d"])]
 

@@ -87,23 +87,21 @@ def _size(path: str) -> int:
         return 0
 
 
-def split_cubes(files: list[str], workers: int) -> list:
+def split_cubes(files: Iterable[str], workers: int) -> Iterator:
     """``files`` with every uncompressed MaNGA cube of at least ``MIN_BYTES_TO_SPLIT`` bytes and
     ``MIN_ROWS_TO_SPLIT`` spaxel rows replaced by its parts (``PARTS_PER_WORKER x workers`` at most)."""
-    items: list = []
     for path in files:
         ny = cube_rows(path) if workers > 1 and _size(path) >= MIN_BYTES_TO_SPLIT else None
         if ny is None or ny < MIN_ROWS_TO_SPLIT:
-            items.append(path)
+            yield path
             continue
         count = min(ny, PARTS_PER_WORKER * workers)
         step = math.ceil(ny / count)
         starts = list(range(0, ny, step))
-        items.extend(CubePart(path, (y, min(y + step, ny)), k, len(starts)) for k, y in enumerate(starts))
-    return items
+        yield from (CubePart(path, (y, min(y + step, ny)), k, len(starts)) for k, y in enumerate(starts))
 
 
-def work_chunks(items: list, chunk_size: int) -> Iterator[tuple[int, list]]:
+def work_chunks(items: Iterable, chunk_size: int) -> Iterator[tuple[int, list]]:
     """Numbered units of work: up to ``chunk_size`` whole files together, every cube part alone."""
     k = 0
     run: list = []

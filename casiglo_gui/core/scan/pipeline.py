@@ -1,6 +1,7 @@
 """``run_scan``: expand inputs, run the chunks on an engine, write the table in order, summarise."""
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import time
@@ -122,8 +123,10 @@ def run_scan(files: list[str], out: str, detector: DetectorSpec, *, workers: int
         results = run_dask(chunks, config, scheduler)
     else:
         # Local workers share large cubes: each is cut into parts of spaxel rows (scan/parts.py).
-        units = list(work_chunks(split_cubes(files[start:], workers), chunk_size))
-        if workers == 1 or len(units) <= 1:
+        units = work_chunks(split_cubes(files[start:], workers), chunk_size)  # lazy: a million files is fine
+        first = list(itertools.islice(units, 2))
+        units = itertools.chain(first, units)
+        if workers == 1 or len(first) <= 1:
             results = run_inline(units, config)
         else:
             results = run_process_pool(units, config, workers)

@@ -689,8 +689,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(exc), 15000)
             self.grading.confirm(str(exc), ok=False)
             return
+        self._rebuild_queue_list()
         self.show_current()
-        message = f"undone: {event.object_id} is {event.grade} again (recorded as a new event)"
+        state = "ungraded" if event.withdraws else event.grade
+        message = f"undone: {event.object_id} is {state} again (recorded as a new event)"
         self.statusBar().showMessage(message, 8000)
         self.grading.confirm(message, ok=True)
 

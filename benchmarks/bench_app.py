@@ -20,8 +20,11 @@ import time
 
 T_START = time.perf_counter()
 
-import argparse  # noqa: E402
 import os  # noqa: E402
+
+LOAD_AT_START = os.getloadavg()  # the machine's load: figures from a shared machine mean little without it
+
+import argparse  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -53,27 +56,47 @@ def main(argv=None) -> int:
     folder = Path(args.folder) if args.folder else next(f for f in DEFAULT_FOLDERS if f.exists())
 
 
-    from casiglo_gui import app as app_module
+    stages = {}
+    lap = T_START
 
+    def stage(name: str) -> None:
+        nonlocal lap
+        now = time.perf_counter()
+        stages[name] = 1e3 * (now - lap)
+        lap = now
+
+    stage("python modules of the benchmark")
+    from casiglo_gui import app as app_module
+    from casiglo_gui.ui import main_window  # noqa: F401  (timed here: what build_window imports first)
+
+    stage("import app, Qt, pyqtgraph, core")
     ns = argparse.Namespace(paths=[str(folder)], labels=str(Path(home) / "labels.sqlite3"), inspector="bench",
                             model=args.model, no_model=False, screenshot=None, screenshot_part="window",
                             size="1400x900")
     qapp, window = app_module.build_window(ns)
     window.resize(1400, 900)
     window.show()
+    stage("build window (detectors, widgets), open queue")
     if not window.wait_until_shown(60):
         print("first spectrum was never shown:", window.statusBar().currentMessage())
         return 1
+    stage("first item read, detected, on the plot items")
 
     def paint():
         window.spectrum_view.viewport().repaint()
         window.stamps_view.viewport().repaint()
 
     paint()
+    stage("first paint")
     first_ms = 1e3 * (time.perf_counter() - T_START)
+    print(f"load average (1, 5, 15 min) at start: {' '.join(f'{v:.2f}' for v in LOAD_AT_START)}; "
+          f"{os.cpu_count()} CPUs")
     print(f"detectors: {window.detectors.status}")
     print(f"queue: {len(window.queue)} spectra from {folder}")
     print(f"launch (interpreter already started) to first drawn spectrum: {first_ms:.0f} ms")
+    print("  " + ", ".join(f"{name} {ms:.0f} ms" for name, ms in stages.items()))
+    timings = window.loaded.timings_ms
+    print("  first item: " + ", ".join(f"{k} {v:.1f} ms" for k, v in timings.items()))
 
     shown_ms = []
 
@@ -123,6 +146,7 @@ def main(argv=None) -> int:
     print("last cold item breakdown: " + ", ".join(f"{k} {v:.1f} ms" for k, v in timings.items()))
     window.workers.wait()
     window.close()
+    print(f"load average (1, 5, 15 min) at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     return 0
 
 

@@ -631,8 +631,9 @@ class MainWindow(QMainWindow):
         self.grading.show_draft(None, "")
 
     def _show_stamps(self) -> None:
+        # The draft (marks, selection, grade panel) is drawn on its own "draft" change, which a new item sends
+        # before "item"; a new z leaves it as it is.
         self.stamps_view.show_stamps(self.state.stamps(), self.state.line_snrs())
-        self._show_draft()
 
     def _show_draft(self) -> None:
         draft = self.session.draft

@@ -45,6 +45,14 @@ def set_colour(item: pg.TextItem, colour) -> None:
         item._casiglo_colour = colour
 
 
+def set_pen(item, colour, width: float) -> None:
+    """``setPen`` only when colour or width change (a new pen repaints the item; 12 markers per spectrum)."""
+    key = (pg.mkColor(colour).rgba(), width)
+    if getattr(item, "_casiglo_pen", None) != key:
+        item.setPen(pg.mkPen(colour, width=width))
+        item._casiglo_pen = key
+
+
 def set_text(item: pg.TextItem, text: str) -> None:
     if getattr(item, "_casiglo_text", None) != text:
         item.setText(text)

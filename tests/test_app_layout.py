@@ -121,3 +121,20 @@ def test_stamp_texts_shorten_in_order_mark_then_wavelength_then_elide(qapp):
     assert mark == "✗" and title.endswith("…") and subtitle.endswith("…")
     for text in (title, subtitle):
         assert metrics.horizontalAdvance(text) <= 50
+
+
+def test_info_table_reuses_its_labels_and_shows_rows_or_a_message(qapp):
+    from PyQt6.QtWidgets import QLabel
+
+    from casiglo_gui.ui.info_table import InfoTable
+
+    table = InfoTable("No spectrum")
+    assert table.text() == "No spectrum"
+    table.set_rows([("Object", "a"), ("Score", "0.9"), ("File", "x.fits")])
+    labels = table.findChildren(QLabel)
+    assert "<b>Score</b> 0.9" in table.text() and "No spectrum" not in table.text()
+    table.set_rows([("Object", "b"), ("Score", "0.1")])
+    assert table.findChildren(QLabel) == labels          # reused, not rebuilt per spectrum
+    assert table.text() == "<b>Object</b> b<br><b>Score</b> 0.1<br>"
+    table.set_message("Could not read")
+    assert table.text() == "Could not read"

@@ -12,28 +12,39 @@ def text_rects(view) -> list[tuple[str, QRectF]]:
     return [(label.textItem.toPlainText(), label.mapRectToScene(label.boundingRect())) for label in items]
 
 
+def each_sample_spectrum(window, qtbot, size):
+    """Show every spectrum of the queue in turn at ``size``; yields where it is, for messages."""
+    window.resize(*size)
+    qtbot.wait(50)
+    for _ in range(len(window.queue)):
+        qtbot.wait(30)                                # what the user sees: after Qt has settled the layout
+        yield f"{window.state.spectrum.object_id} at {size}"
+        window.go_next()
+        wait_shown(qtbot, window)
+
+
+def assert_apart(rects, where: str) -> None:
+    """No two of ``[(text, rect)]`` overlap by a pixel or more."""
+    for i, (text, rect) in enumerate(rects):
+        for other, other_rect in rects[i + 1:]:
+            overlap = rect.intersected(other_rect)
+            assert overlap.width() < 1 or overlap.height() < 1, f"{text!r} overlaps {other!r} ({where})"
+
+
 @pytest.mark.parametrize("size", [(1120, 720), (1920, 1080)])
 def test_no_label_overlaps_another_or_leaves_the_plot_for_the_sample_set(open_window, qtbot, size):
     window = open_window()
-    window.resize(*size)
-    qtbot.wait(50)
     view = window.spectrum_view
-    for _ in range(len(window.queue)):
-        qtbot.wait(30)                                # what the user sees: after Qt has settled the layout
+    for where in each_sample_spectrum(window, qtbot, size):
         rects = text_rects(view)
         assert len(rects) >= 6
         plot_area = view.plot.getViewBox().sceneBoundingRect().adjusted(-1, -1, 1, 1)
-        for i, (text, rect) in enumerate(rects):
-            assert plot_area.contains(rect), f"{text!r} leaves the plot ({window.state.spectrum.object_id})"
-            for other, other_rect in rects[i + 1:]:
-                overlap = rect.intersected(other_rect)
-                assert overlap.width() < 1 or overlap.height() < 1, \
-                    f"{text!r} overlaps {other!r} ({window.state.spectrum.object_id} at {size})"
+        for text, rect in rects:
+            assert plot_area.contains(rect), f"{text!r} leaves the plot ({where})"
+        assert_apart(rects, where)
         caption = view.caption.sceneBoundingRect()
         legend = view.legend.sceneBoundingRect()
         assert not caption.intersects(plot_area) and not legend.intersects(plot_area)
-        window.go_next()
-        wait_shown(qtbot, window)
 
 
 def test_crowded_labels_are_staggered_then_shortened_then_the_least_probable_hidden():
@@ -78,24 +89,17 @@ def test_stamp_titles_subtitles_and_marks_stay_in_their_cell_without_overlap(ope
     from casiglo_gui.core.lines import LINE_KEYS
 
     window = open_window()
-    window.resize(*size)
-    qtbot.wait(50)
     view = window.stamps_view
-    for _ in range(len(window.queue)):
-        # The longest marks on every line (rejected), as an inspector may set them.
+    for where in each_sample_spectrum(window, qtbot, size):
+        # Seen and rejected marks on every line, as an inspector may set them.
         view.show_marks({key: i % 2 == 0 for i, key in enumerate(LINE_KEYS)}, 0)
         qtbot.wait(30)
         rects = stamp_text_rects(view)
         assert len(rects) >= 2 * len(LINE_KEYS)
-        for i, (cell, text, rect) in enumerate(rects):
+        for cell, text, rect in rects:
             assert cell_rect(view, cell).adjusted(-1, -1, 1, 1).contains(rect), \
-                f"stamp {cell} text {text!r} leaves its cell ({window.state.spectrum.object_id} at {size})"
-            for _cell, other, other_rect in rects[i + 1:]:
-                overlap = rect.intersected(other_rect)
-                assert overlap.width() < 1 or overlap.height() < 1, \
-                    f"stamp text {text!r} overlaps {other!r} ({window.state.spectrum.object_id} at {size})"
-        window.go_next()
-        wait_shown(qtbot, window)
+                f"stamp {cell} text {text!r} leaves its cell ({where})"
+        assert_apart([(text, rect) for _cell, text, rect in rects], where)
 
 
 def test_stamp_texts_shorten_in_order_mark_then_wavelength_then_elide(qapp):

@@ -11,6 +11,9 @@ Usage::
 
     PYTHONPATH=. QT_QPA_PLATFORM=offscreen python benchmarks/bench_app.py [FOLDER] [--n 60] [--dwell 300]
 
+Printed with the load average: on a shared machine wall-clock figures scale with the load, so the paced
+steps also report the GUI thread's own CPU time (``time.thread_time``), which does not.
+
 Default FOLDER: the 90 BOSS spectra in /work/shared/data/real/sdss_spec/boss_plates_3650_3651 when present,
 else tests/data/sdss. Targets: next spectrum p95 <= 50 ms; launch to first drawn spectrum <= 1.5 s.
 """
@@ -20,8 +23,11 @@ import time
 
 T_START = time.perf_counter()
 
-import argparse  # noqa: E402
 import os  # noqa: E402
+
+LOAD_AT_START = os.getloadavg()  # the machine's load: figures from a shared machine mean little without it
+
+import argparse  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -53,27 +59,47 @@ def main(argv=None) -> int:
     folder = Path(args.folder) if args.folder else next(f for f in DEFAULT_FOLDERS if f.exists())
 
 
-    from casiglo_gui import app as app_module
+    stages = {}
+    lap = T_START
 
+    def stage(name: str) -> None:
+        nonlocal lap
+        now = time.perf_counter()
+        stages[name] = 1e3 * (now - lap)
+        lap = now
+
+    stage("python modules of the benchmark")
+    from casiglo_gui import app as app_module
+    from casiglo_gui.ui import main_window  # noqa: F401  (timed here: what build_window imports first)
+
+    stage("import app, Qt, pyqtgraph, core")
     ns = argparse.Namespace(paths=[str(folder)], labels=str(Path(home) / "labels.sqlite3"), inspector="bench",
                             model=args.model, no_model=False, screenshot=None, screenshot_part="window",
                             size="1400x900")
     qapp, window = app_module.build_window(ns)
     window.resize(1400, 900)
     window.show()
+    stage("build window (detectors, widgets), open queue")
     if not window.wait_until_shown(60):
         print("first spectrum was never shown:", window.statusBar().currentMessage())
         return 1
+    stage("first item read, detected, on the plot items")
 
     def paint():
         window.spectrum_view.viewport().repaint()
         window.stamps_view.viewport().repaint()
 
     paint()
+    stage("first paint")
     first_ms = 1e3 * (time.perf_counter() - T_START)
+    print(f"load average (1, 5, 15 min) at start: {' '.join(f'{v:.2f}' for v in LOAD_AT_START)}; "
+          f"{os.cpu_count()} CPUs")
     print(f"detectors: {window.detectors.status}")
     print(f"queue: {len(window.queue)} spectra from {folder}")
     print(f"launch (interpreter already started) to first drawn spectrum: {first_ms:.0f} ms")
+    print("  " + ", ".join(f"{name} {ms:.0f} ms" for name, ms in stages.items()))
+    timings = window.loaded.timings_ms
+    print("  first item: " + ", ".join(f"{k} {v:.1f} ms" for k, v in timings.items()))
 
     shown_ms = []
 
@@ -86,8 +112,11 @@ def main(argv=None) -> int:
         QTimer.singleShot(int(ms), loop.quit)
         loop.exec()
 
+    gui_cpu_ms = []
+
     def step() -> float:
         t0 = time.perf_counter()
+        c0 = time.thread_time()   # this (the GUI) thread's CPU: what the step costs, whatever the machine's load
         loop = QEventLoop()
         window.item_shown.connect(loop.quit)
         window.go_next()
@@ -96,6 +125,7 @@ def main(argv=None) -> int:
         window.item_shown.disconnect(loop.quit)
         shown_ms.append(window.last_latency_ms)
         paint()
+        gui_cpu_ms.append(1e3 * (time.thread_time() - c0))
         return 1e3 * (time.perf_counter() - t0)
 
     def idle(ms: float) -> None:
@@ -108,6 +138,7 @@ def main(argv=None) -> int:
         paced.append(step())
     print(f"next spectrum, paced ({args.dwell:.0f} ms per spectrum, prefetch on): {percentiles(paced)}")
     print(f"  of which key -> data on the plot items (before painting):  {percentiles(shown_ms)}")
+    print(f"  GUI-thread CPU per step (load-independent part):           {percentiles(gui_cpu_ms)}")
 
     window.workers.wait()
     import casiglo_gui.ui.main_window as mw
@@ -123,6 +154,7 @@ def main(argv=None) -> int:
     print("last cold item breakdown: " + ", ".join(f"{k} {v:.1f} ms" for k, v in timings.items()))
     window.workers.wait()
     window.close()
+    print(f"load average (1, 5, 15 min) at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     return 0
 
 

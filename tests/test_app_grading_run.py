@@ -1,5 +1,5 @@
-"""A 200-item grading run of a scan table with keys only: grades, flags, a comment, an undo, alternatives
-confirmed, lines marked; the store must hold exactly those events, in order."""
+"""A 200-item grading run of a scan table with keys only: grades, flags, a comment, undos (of a regrade and of
+a first grade), alternatives confirmed, lines marked; the store must hold exactly those events, in order."""
 import numpy as np
 import pytest
 from PyQt6.QtCore import Qt
@@ -70,29 +70,65 @@ def test_200_items_graded_with_keys_only_leave_exactly_those_events(grading_wind
                 press(key)
             lines = {LINE_KEYS[2]: True, LINE_KEYS[1]: False}
         press(DIGITS[i % 4])
-        expected.append((f"obj{i:03d}", grade, flags, comment, None if grade == "none" else z, lines))
+        expected.append((f"obj{i:03d}", grade, flags, comment, None if grade == "none" else z, lines, "grading"))
         if i == 41:                                   # a change of mind: back, regrade, then undo it
             press(Qt.Key.Key_Left)
             wait_shown(qtbot, window)
             press(Qt.Key.Key_0)
-            expected.append(("obj041", "none", flags, comment, None, lines))
+            expected.append(("obj041", "none", flags, comment, None, lines, "grading"))
             press(Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
             wait_shown(qtbot, window)
             assert window.queue.current.object_id == "obj041"
             assert "undone: obj041" in window.grading.confirmation.text()
-            expected.append(("obj041", grade, flags, comment, z, lines))
+            expected.append(("obj041", grade, flags, comment, z, lines, "grading"))
             press(Qt.Key.Key_Right)
+        if i == 77:                                   # the first grade of an object undone: withdrawn
+            wait_shown(qtbot, window)
+            press(Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+            wait_shown(qtbot, window)
+            assert window.queue.current.object_id == "obj077"
+            assert "undone: obj077 is ungraded again" in window.grading.confirmation.text()
+            expected.append(("obj077", grade, flags, comment, z, lines, "withdrawal"))
+            press(Qt.Key.Key_3)                       # and graded right
+            expected.append(("obj077", "likely", set(), "", BEST_Z, {}, "grading"))
         if i < N_ITEMS - 1:
             wait_shown(qtbot, window)
     assert window.progress_label.text().startswith(f"{N_ITEMS} of {N_ITEMS} graded")
     with LabelStore.open(db) as store:
         events = store.events("tester")
-    got = [(e.object_id, e.grade, set(e.flags), e.comment, e.z_bg, dict(e.lines)) for e in events]
-    assert len(got) == len(expected) == N_ITEMS + 2
+    got = [(e.object_id, e.grade, set(e.flags), e.comment, e.z_bg, dict(e.lines), e.kind) for e in events]
+    assert len(got) == len(expected) == N_ITEMS + 4
     for have, want in zip(got, expected):
-        assert have[:4] == want[:4] and have[5] == want[5]
+        assert have[:4] == want[:4] and have[5:] == want[5:]
         assert (have[4] is None and want[4] is None) or have[4] == pytest.approx(want[4], abs=1e-12)
     assert all(e.model_version == "test-model" for e in events)
+
+
+def test_undo_of_a_first_grade_leaves_the_object_ungraded_and_out_of_the_target_list(grading_window, qtbot, db,
+                                                                                     tmp_path):
+    from astropy.table import Table
+
+    window = grading_window
+    window.unlabelled_box.setChecked(True)
+    for key in (Qt.Key.Key_3, Qt.Key.Key_2):
+        qtbot.keyClick(window, key)
+        wait_shown(qtbot, window)
+    assert window.queue.current.object_id == "obj002"
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    wait_shown(qtbot, window)
+    assert window.queue.current.object_id == "obj001" and window.state.spectrum is not None
+    assert "obj001 is ungraded again" in window.grading.confirmation.text()
+    assert window.progress_label.text().startswith("1 of 200 graded")
+    with LabelStore.open(db) as store:
+        assert store.latest("obj001", "tester") is None and store.latest("obj000", "tester").grade == "likely"
+    out = tmp_path / "targets.csv"
+    assert window.export_target_list(str(out))
+    assert list(Table.read(out)["object_id"]) == ["obj000"]
+    assert window.queue.visible[:2] == [1, 2]         # "ungraded only" offers it again
+    for key, shown in ((Qt.Key.Key_Right, "obj002"), (Qt.Key.Key_Left, "obj001")):
+        qtbot.keyClick(window, key)
+        wait_shown(qtbot, window)
+        assert window.queue.current.object_id == shown
 
 
 def test_clicking_a_stamp_selects_its_line_for_marking(grading_window, qtbot):
@@ -108,7 +144,7 @@ def test_clicking_a_stamp_selects_its_line_for_marking(grading_window, qtbot):
     assert window.session.draft.selected_line == 8
     qtbot.keyClick(window, Qt.Key.Key_D)
     assert window.session.draft.lines == {LINE_KEYS[8]: False}
-    assert "rejected" in view.marks[8].textItem.toPlainText()
+    assert view.marks[8].textItem.toPlainText() in ("✗ rejected", "✗")   # the short form in a narrow stamp
     assert "rejected Hα" in window.grading.lines.text()
 
 

@@ -64,6 +64,8 @@ def test_2_a_refit_is_kept_beside_the_detectors_verdict_and_x_brings_it_back(ope
 
 def test_3_after_a_nudge_the_plot_labels_and_the_stamps_show_the_same_snr(open_window, qtbot):
     window = open_window(start="9001")                # a synthetic lens: strong lines at the detector's z
+    window.resize(1400, 900)                          # stamps wide enough for their full subtitles
+    qtbot.wait(50)
     for _ in range(2):
         press(qtbot, window, Qt.Key.Key_BracketRight)
     assert window.state.z_origin == "manual"

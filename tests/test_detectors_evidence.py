@@ -99,10 +99,14 @@ def test_score_does_not_fall_as_lines_brighten_or_are_added():
         r, w, z_fg = flat_noise_spectrum(0.52, {k: v * factor for k, v in SEVEN_LINES.items()}, seed=4)
         scores.append(detector.detect_batch(r[None], w[None], np.array([z_fg]))[0].score)
     assert all(b >= a - 1e-9 for a, b in zip(scores, scores[1:])), scores
+    # Lines are added as physics adds them: a tied pair together, H-beta only with its stronger H-alpha
+    # (a lone [OIII] 5008 or H-beta is evidence against a redshift, see test_physics_ratios.py).
     added = []
-    keys = list(SEVEN_LINES)
-    for n in range(2, len(keys) + 1):
-        r, w, z_fg = flat_noise_spectrum(0.52, {k: SEVEN_LINES[k] * 0.5 for k in keys[:n]}, seed=4)
+    groups = (("oii_3727", "oii_3730"), ("halpha", "nii_6585"), ("hbeta",), ("oiii_5008", "oiii_4960"))
+    present: list[str] = []
+    for group in groups:
+        present.extend(group)
+        r, w, z_fg = flat_noise_spectrum(0.52, {k: SEVEN_LINES[k] * 0.5 for k in present}, seed=4)
         added.append(detector.detect_batch(r[None], w[None], np.array([z_fg]))[0].score)
     assert all(b >= a - 1e-9 for a, b in zip(added, added[1:])), added
     assert added[-1] > CANDIDATE_SCORE
@@ -122,6 +126,15 @@ def test_lone_bright_line_is_not_a_lens():
         g = inject_into_real(DATA / "spec-3650-55244-0089.fits", z, {key: 30.0}, sigma_px=2.0)
         det = detector.detect(g)
         assert det.score < CANDIDATE_SCORE, (key, det.score, det.z_bg)
+
+
+@pytest.mark.parametrize("key, z_bg, snr", [("hgamma", 0.4, 12.0), ("hdelta", 0.35, 12.0), ("oiii_5008", 0.5, 30.0)])
+def test_a_sure_network_cannot_make_a_lens_of_a_line_whose_physical_partners_are_missing(key, z_bg, snr):
+    # One line on a real spectrum, read by the network as H-gamma (H-beta missing), H-delta (H-beta and
+    # H-gamma missing) or [OIII] 5008 (4960 missing): physics says no, however sure the network.
+    g = inject_into_real(DATA / "spec-3650-55244-0089.fits", z_bg, {key: snr}, sigma_px=2.0)
+    det = EvidenceDetector(ScriptedNetwork(lens_logit=8.0, z_bg=z_bg)).detect(g)
+    assert det.score < 0.5, (det.score, det.z_bg)
 
 
 def test_alternatives_are_distinct_redshifts_best_first():

@@ -52,6 +52,32 @@ def test_fit_recovers_a_galaxy_made_of_the_templates():
     assert fit.model_error == 0.0  # a fit at the noise adds no model error
 
 
+@pytest.mark.parametrize("correlated", [False, True])
+def test_model_error_is_measured_on_the_scale_of_lines(correlated):
+    """A 5% model error independent from pixel to pixel is measured as 5% per pixel and on line scales; the
+    same 5% correlated over a line's width (template mismatch in an absorption line) is measured larger on
+    line scales, where the detector's matched filters would otherwise read it as lines."""
+    from scipy.ndimage import gaussian_filter1d
+
+    from casiglo_gui.core.foreground.fit import line_scale_model_error
+
+    rng = np.random.default_rng(8)
+    n, noise, level = 4000, 0.01, 1.0
+    model = np.full((2, n), level)
+    error = rng.normal(0, 1, (2, n))
+    if correlated:
+        error = gaussian_filter1d(error, 2.0, axis=1)
+    error *= 0.05 / error.std(axis=1, keepdims=True)
+    resid = model * error + rng.normal(0, noise, (2, n))
+    per_pixel = np.sqrt(((resid ** 2).sum(axis=1) - n * noise ** 2) / (model ** 2).sum(axis=1))
+    on_lines = line_scale_model_error(resid, np.full((2, n), noise ** 2), model ** 2)
+    assert per_pixel == pytest.approx(0.05, rel=0.05)
+    if correlated:
+        assert np.all(on_lines > 2 * per_pixel)
+    else:
+        assert on_lines == pytest.approx(per_pixel, rel=0.1)
+
+
 def test_fit_is_the_same_one_by_one_and_vectorised():
     rng = np.random.default_rng(4)
     zs = [0.05, 0.31, 0.52]

@@ -59,3 +59,17 @@ def test_network_input_is_significance_and_finite():
     assert x.dtype == np.float32 and np.all(np.isfinite(x))
     assert x[0] == 0 and x[1] == pytest.approx(2.0, rel=0.03) and x[3] == 0
     assert x[2] < 100  # a cosmic ray stays bounded
+
+
+@pytest.mark.parametrize("shape", [(4600,), (3, 4600), (2, 3, 50), (1,), (41,), (42,)])
+@pytest.mark.parametrize("size", [1, 2, 3, 40, 41, 42, 100])
+def test_running_minimum_gives_scipys_minimum_filter1d_exactly(shape, size):
+    from scipy.ndimage import minimum_filter1d
+
+    from casiglo_gui.core.running import running_minimum
+
+    values = np.random.default_rng(size).normal(size=shape).astype(np.float32)
+    values[..., ::5] = np.float32(3.0)                  # ties
+    expected = minimum_filter1d(values, size, axis=-1, mode="nearest")
+    got = running_minimum(values, size)
+    assert got.dtype == expected.dtype and np.array_equal(got, expected)

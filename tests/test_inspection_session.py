@@ -108,11 +108,26 @@ def test_undo_appends_an_event_restating_the_previous_grading(store, spectrum):
     assert restated.uid not in (first.uid, second.uid)
     assert [e.grade for e in store.events("ab")] == ["possible", "likely", "possible"]
     assert store.latest("obj0", "ab").grade == "possible" and session.queue.grade(0) == "possible"
-    with pytest.raises(GradeRefused, match="first grade"):
-        session.undo()                                  # the first grading: nothing to restate
-    assert store.count() == 3 and session.queue.position == 0
+    withdrawal = session.undo()                         # the first grading: withdrawn, as if never graded
+    assert withdrawal.withdraws and withdrawal.grade == "possible" and withdrawal.uid != first.uid
+    assert [e.kind for e in store.events("ab")] == ["grading"] * 3 + ["withdrawal"]
+    assert store.latest("obj0", "ab") is None and session.queue.grade(0) is None
+    assert session.latest_event() is None and session.queue.position == 0
     with pytest.raises(GradeRefused, match="nothing to undo"):
         session.undo()
+    assert store.count() == 4
+
+
+def test_undo_of_a_first_grade_offers_the_item_again_under_ungraded_only(store, spectrum):
+    from casiglo_gui.core.inspection.queue import QueueFilter
+
+    session, _ = session_on(store, spectrum)
+    session.set_filter(QueueFilter(unlabelled_only=True))
+    session.grade("likely")
+    assert session.advance_after_grade().object_id == "obj1" and 0 not in session.queue.visible
+    session.undo()
+    assert session.queue.current.object_id == "obj0" and 0 in session.queue.visible
+    assert session.queue.progress() == (0, 3)
 
 
 def test_unreadable_items_and_a_missing_store_refuse_grades(store, spectrum):

@@ -137,6 +137,21 @@ def test_finetune_refuses_without_usable_labels_or_base(tmp_path, base_model, sp
     assert "no such label database" in capsys.readouterr().err
 
 
+def test_finetune_ignores_withdrawn_gradings(tmp_path, base_model, spectra, capsys):
+    from casiglo_gui.core.labels import withdrawal_of
+
+    db = tmp_path / "labels.sqlite3"
+    with LabelStore.open(db) as store:
+        spectrum = read_spectrum(spectra / SPECTRA[1])
+        graded = store.add_event(grading_event(spectrum, "likely", "alice", z_bg=spectrum.z_fg + 0.3,
+                                               lines={"oiii_5008": True}))
+        store.add_event(withdrawal_of(graded))           # an undone first grade: not a label
+    code = casiglo_train(["finetune", "--labels", str(db), "--spectra", str(spectra), "--base", str(base_model),
+                          "--synthetic", "0", "--synthetic-test", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "labels: 2 events, 0 objects" in err and "no usable labelled spectrum" in err
+
+
 def test_masked_line_loss_ignores_unknown_lines():
     loss = masked_line_bce(2.0)
     pred = np.full((2, 12), 0.9, np.float32)

@@ -127,7 +127,7 @@ def test_missing_file_creates_a_new_store_and_reopening_keeps_data(tmp_path):
         s.add_event(LabelEvent("obj", "likely", "alice"))
     with LabelStore.open(path) as s:
         assert s.latest("obj", "alice").grade == "likely"
-        assert s.schema_version() == 1
+        assert s.schema_version() == store_module.schema_version_supported() == 2
         assert s.integrity_check() == ["ok"]
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -201,16 +201,17 @@ def test_an_older_store_is_migrated_on_open_keeping_its_events(tmp_path, monkeyp
     path = tmp_path / "labels.sqlite3"
     with LabelStore.open(path) as s:
         s.add_event(LabelEvent("obj", "likely", "alice"))
-    migrations = store_module.MIGRATIONS + [store_module.Migration(2, "reviewed column", _add_reviewed_column)]
+    newer = len(store_module.MIGRATIONS) + 1
+    migrations = store_module.MIGRATIONS + [store_module.Migration(newer, "reviewed column", _add_reviewed_column)]
     monkeypatch.setattr(store_module, "MIGRATIONS", migrations)
     with LabelStore.open(path) as s:
-        assert s.schema_version() == 2
+        assert s.schema_version() == newer
         assert s.latest("obj", "alice").grade == "likely"
         s.add_event(LabelEvent("obj2", "none", "bob"))
         assert s.count() == 2
     conn = sqlite3.connect(path)
     assert "reviewed" in [row[1] for row in conn.execute("PRAGMA table_info(events)")]
-    assert [row[0] for row in conn.execute("SELECT version FROM schema_version")] == [1, 2]
+    assert [row[0] for row in conn.execute("SELECT version FROM schema_version")] == list(range(1, newer + 1))
     conn.close()
 
 
@@ -223,13 +224,14 @@ def test_a_failing_migration_is_rolled_back_and_the_store_stays_usable(tmp_path,
         _add_reviewed_column(conn)
         raise RuntimeError("disk full (simulated)")
 
+    current = len(store_module.MIGRATIONS)
     monkeypatch.setattr(store_module, "MIGRATIONS",
-                        store_module.MIGRATIONS + [store_module.Migration(2, "broken", broken)])
-    with pytest.raises(SchemaVersionError, match="version 2 failed and was rolled back.*disk full"):
+                        store_module.MIGRATIONS + [store_module.Migration(current + 1, "broken", broken)])
+    with pytest.raises(SchemaVersionError, match=f"version {current + 1} failed and was rolled back.*disk full"):
         LabelStore.open(path)
     monkeypatch.undo()
     with LabelStore.open(path) as s:
-        assert s.schema_version() == 1
+        assert s.schema_version() == current
         assert s.latest("obj", "alice").grade == "likely"
     conn = sqlite3.connect(path)
     assert "reviewed" not in [row[1] for row in conn.execute("PRAGMA table_info(events)")]
@@ -272,7 +274,7 @@ def test_a_zero_byte_file_holds_nothing_and_becomes_a_new_store(tmp_path):
     path = tmp_path / "labels.sqlite3"
     path.write_bytes(b"")
     with LabelStore.open(path) as s:
-        assert s.count() == 0 and s.schema_version() == 1
+        assert s.count() == 0 and s.schema_version() == 2
 
 
 def test_a_store_locked_by_another_writer_gives_a_clear_error_not_a_lost_event(tmp_path):

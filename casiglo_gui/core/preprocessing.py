@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import grid
+from .running import running_minimum
 from .skymask import SKY_MASK_VERSION, sky_mask_on_grid, sky_windows_on_grid
 from .spectrum import GriddedSpectrum, Spectrum
 
@@ -108,14 +109,12 @@ def clean(residual: np.ndarray, ivar: np.ndarray, mask: np.ndarray, mask_sky: bo
 def bright_sky_mask(sky: np.ndarray, ivar: np.ndarray) -> np.ndarray:
     """Listed sky-line pixels where this spectrum's sky line is bright against its noise (and the
     always-masked artefact windows); where the sky is unknown (NaN) the listed pixels are masked."""
-    from scipy.ndimage import minimum_filter1d
-
     sky = np.asarray(sky, dtype=np.float32)
     known = np.isfinite(sky)
     filled = np.where(known, sky, 0.0).astype(np.float32)
     # The lower envelope is the sky continuum (lines only add); 40x cheaper than a running median and
     # it errs towards masking (noise lowers the envelope a little).
-    line = filled - minimum_filter1d(filled, SKY_CONTINUUM_PX, axis=-1, mode="nearest")
+    line = filled - running_minimum(filled, SKY_CONTINUUM_PX)
     noise_sigma = np.sqrt(np.maximum(np.nan_to_num(np.asarray(ivar, np.float32), nan=0.0), 0.0))
     bright = SKY_RESIDUAL_FRACTION * line * noise_sigma > 1.0
     return sky_windows_on_grid() | (sky_mask_on_grid() & (bright | ~known))

@@ -33,6 +33,7 @@ from .cube_view import CubeView
 from .grading_panel import GradingPanel
 from .help_overlay import HelpOverlay
 from .queue_model import QueueListModel
+from .info_table import InfoTable
 from .sky_image import SkyImagePanel
 from .spectrum_view import SpectrumView
 from .stamps_view import StampsView
@@ -209,12 +210,7 @@ class MainWindow(QMainWindow):
         self.banner.setTextFormat(Qt.TextFormat.RichText)
         self.banner.hide()
         side_layout.addWidget(self.banner)
-        self.info_label = QLabel("No spectrum")
-        self.info_label.setTextFormat(Qt.TextFormat.RichText)
-        self.info_label.setWordWrap(True)
-        self.info_label.setOpenExternalLinks(True)
-        self.info_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
-        self.info_label.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.info_label = InfoTable("No spectrum")
         side_layout.addWidget(self.info_label)
         self.sky_image = SkyImagePanel()
         self.sky_image.fetch_requested.connect(self.fetch_cutout)
@@ -623,16 +619,17 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         self.sky_image.show_idle(False)
         if self.session.unreadable is not None and self.loaded is not None:
-            self.info_label.setText(f"<b>{html.escape(self.loaded.item.display_name)}</b><br><b>Could not read</b>"
+            self.info_label.set_message(f"<b>{html.escape(self.loaded.item.display_name)}</b><br><b>Could not read</b>"
                                     f"<br>{html.escape(self.session.unreadable)}"
                                     "<br><i>Grading is refused until a spectrum is on show.</i>")
         else:
-            self.info_label.setText(html.escape(reason))
+            self.info_label.set_message(html.escape(reason))
         self.grading.show_draft(None, "")
 
     def _show_stamps(self) -> None:
+        # The draft (marks, selection, grade panel) is drawn on its own "draft" change, which a new item sends
+        # before "item"; a new z leaves it as it is.
         self.stamps_view.show_stamps(self.state.stamps(), self.state.line_snrs())
-        self._show_draft()
 
     def _show_draft(self) -> None:
         draft = self.session.draft
@@ -653,8 +650,7 @@ class MainWindow(QMainWindow):
         banners, rows = info_rows(self.session)
         self.banner.setText("".join(banners))
         self.banner.setVisible(bool(banners))
-        body = "".join(f"<tr><td valign='top'><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows)
-        self.info_label.setText(f"<table cellspacing='2'>{body}</table>")
+        self.info_label.set_rows(rows)
         self.info_label.setToolTip(self.state.spectrum.source)
 
     # --- grading ------------------------------------------------------------------------------------
@@ -689,8 +685,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(exc), 15000)
             self.grading.confirm(str(exc), ok=False)
             return
+        self._rebuild_queue_list()
         self.show_current()
-        message = f"undone: {event.object_id} is {event.grade} again (recorded as a new event)"
+        state = "ungraded" if event.withdraws else event.grade
+        message = f"undone: {event.object_id} is {state} again (recorded as a new event)"
         self.statusBar().showMessage(message, 8000)
         self.grading.confirm(message, ok=True)
 

@@ -48,6 +48,9 @@ BLOCK = 16
 # Zeros around the templates so that any redshift's window is a plain slice (covers z up to ~3).
 TEMPLATE_PAD = 6000
 SUBPIXELS = 10
+# Gaussian sigmas (model-grid pixels) on which the model's error is measured: the detector's trial line
+# widths (physics.linesearch.TRIAL_SIGMAS_PX), so that its matched filters see the mismatch at the noise.
+LINE_SCALES_PX = (1.0, 1.6, 2.6)
 
 
 @dataclass
@@ -68,10 +71,11 @@ class ForegroundFit:
         Sum of ivar * (flux - model)^2 over ``fit_pixels``, divided by their number.
     model_error : float64 array (n,)
         Fractional error of the model, f: the residual's variance is 1/ivar + (f * model)^2, with f the
-        moment estimate sum(r^2 - 1/ivar) / sum(model^2) over ``fit_pixels`` (0 when the fit is at the
-        noise; also 0 below ``MODEL_ERROR_MIN_CHI2``). Four eigenspectra cannot follow a high-S/N spectrum's absorption lines to its noise
-        (MaNGA test spaxels: chi^2 per pixel 2.6-4.3, f = 2-4%); without this term the detector would
-        read that mismatch as lines.
+        moment estimate sum(r^2 - 1/ivar) / sum(model^2) over ``fit_pixels``, or the larger estimate
+        from the residual smoothed to a line's width (:func:`line_scale_model_error`); 0 when the fit is
+        at the noise (below ``MODEL_ERROR_MIN_CHI2``). Four eigenspectra cannot follow a high-S/N
+        spectrum's absorption lines to its noise (real MaNGA spaxels: chi^2 per pixel 2.7-4.6, f = 2-7%);
+        without this term the detector and the network would read that mismatch as lines.
     """
 
     model: np.ndarray
@@ -178,13 +182,51 @@ def fit_foreground(flux: np.ndarray, ivar: np.ndarray, good: np.ndarray, z_fg, f
         chi2[rows] = (resid2 * used_iv).sum(axis=1) / n_used[ok]
         with np.errstate(divide="ignore"):
             noise_var = np.where(used_iv > 0, 1.0 / used_iv, 0.0)
+        model_sq = np.where(used[ok], m[ok], 0).astype(np.float64) ** 2
         excess = (resid2 - noise_var).sum(axis=1)
-        power = (np.where(used[ok], m[ok], 0).astype(np.float64) ** 2).sum(axis=1)
-        error = np.sqrt(np.maximum(excess, 0.0) / np.maximum(power, 1e-300))
-        model_error[rows] = np.where(chi2[rows] > MODEL_ERROR_MIN_CHI2, error, 0.0)
+        error = np.sqrt(np.maximum(excess, 0.0) / np.maximum(model_sq.sum(axis=1), 1e-300))
+        poor = chi2[rows] > MODEL_ERROR_MIN_CHI2
+        if np.any(poor):
+            resid = np.where(used, f - m, np.float32(0))[ok][poor].astype(np.float64)
+            error[poor] = np.maximum(error[poor], line_scale_model_error(resid, noise_var[poor], model_sq[poor]))
+        model_error[rows] = np.where(poor, error, 0.0)
     if single:
         return ForegroundFit(model[0], coefficients[0], fitted[0], fit_pixels[0], chi2[0], model_error[0])
     return ForegroundFit(model, coefficients, fitted, fit_pixels, chi2, model_error)
+
+
+def line_scale_model_error(resid: np.ndarray, noise_var: np.ndarray, model_sq: np.ndarray) -> np.ndarray:
+    """Fractional model error f, (n,), that the residual shows on the scales of lines.
+
+    The per-pixel moment estimate treats the model's error as independent from pixel to pixel, but a
+    template mismatch in an absorption line (Ca triplet, NaD, Mgb) or a foreground emission line is
+    correlated over the line's width, and the detector weighs lines with matched filters of those widths
+    (``LINE_SCALES_PX``). For each width the residual is smoothed by that Gaussian g and f is the moment
+    estimate on the smoothed residual s = g * r, whose expectation under the error model
+    var = 1/ivar + (f model)^2 is E[s_p^2] = sum_j g_j^2 (1/ivar + f^2 model^2)_{p-j}; summed over p
+    (the few pixels within a kernel of the ends aside) that is sum g^2 x sum_p (1/ivar + f^2 model^2)_p:
+
+        f^2 = (sum_p s_p^2 / sum g^2 - sum_p 1/ivar_p) / sum_p model_p^2.
+
+    White errors give the per-pixel value at every width; errors correlated over a line's width, up to
+    sqrt(1 / sum g^2) (2.4 at sigma 1.6 px) times more. The largest over the widths is returned, so that
+    every matched filter of the detector sees the mismatch at most at its noise.
+    ``resid``, ``noise_var`` (1/ivar) and ``model_sq`` are 0 off the fitted pixels, (n, n_pixels).
+    """
+    from scipy.ndimage import correlate1d
+
+    noise = np.asarray(noise_var, np.float64).sum(axis=1)
+    power = np.maximum(np.asarray(model_sq, np.float64).sum(axis=1), 1e-300)
+    resid = np.asarray(resid, np.float32)
+    best = np.zeros(resid.shape[0])
+    for sigma in LINE_SCALES_PX:
+        half = int(np.ceil(4 * sigma))
+        g = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma) ** 2)
+        g /= g.sum()
+        smooth = correlate1d(resid, g.astype(np.float32), axis=1, mode="constant").astype(np.float64)
+        excess = (smooth * smooth).sum(axis=1) / (g * g).sum() - noise
+        best = np.maximum(best, np.sqrt(np.maximum(excess, 0.0) / power))
+    return best
 
 
 def _designs(basis: TemplateBasis, start: np.ndarray, frac: np.ndarray, sigma: np.ndarray,

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -61,6 +59,10 @@ class CutoutFetcher:
         path = self.cache_path(ra, dec)
         if path.is_file():
             return CutoutResult(path, "cached", f"cutout from the cache ({path.name})")
+        # Imported here: urllib.request brings http.client and ssl (~70 ms), which the first spectrum does not need.
+        import urllib.error
+        import urllib.request
+
         url = self.url(ra, dec)
         try:
             with urllib.request.urlopen(url, timeout=self.timeout_s) as response:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CasigloError
+from ..labels.events import standing_by
 from ..lines import LINE_KEYS
 
 SPECTRUM_SUFFIXES = (".fits", ".fits.gz", ".fit", ".fts")
@@ -318,13 +319,10 @@ def latest_grades(events) -> dict[str, str]:
     """``{object_id: grade}`` of one inspector's latest grading per object, from label-store events.
 
     Events are ordered by (time, event_id) as the store orders history; adjudications are skipped
-    (they are not this inspector's grading).
+    (they are not this inspector's grading); a withdrawn grading leaves its object ungraded.
     """
-    latest: dict[str, str] = {}
-    for event in sorted(events, key=lambda e: (e.time, e.event_id or 0)):
-        if not event.adjudicated:
-            latest[event.object_id] = event.grade
-    return latest
+    gradings = sorted((e for e in events if not e.adjudicated), key=lambda e: (e.time, e.event_id or 0))
+    return {object_id: event.grade for object_id, event in standing_by(gradings, key=lambda e: e.object_id).items()}
 
 
 def scan_line_arrays(scan: dict) -> tuple[np.ndarray, np.ndarray] | None:

@@ -318,36 +318,38 @@ class InspectionSession:
         return self.queue.advance_after_grade()
 
     def undo(self):
-        """Undo this session's last grade: append an event restating the grading it replaced, and go back
-        to that item. Returns the stored event.
+        """Undo this session's last grade and go back to that item; returns the stored event.
+
+        The store is append-only, so the undo is a new event: one restating the grading it replaced, or,
+        when it was the object's first grading by this inspector, a withdrawal (the object is ungraded
+        again: offered by "ungraded only", absent from exports and training).
 
         Raises
         ------
         GradeRefused
-            Nothing to undo, or the undone grade was the object's first by this inspector: the store's
-            events are all gradings (schema 1), so "ungraded" cannot be recorded; the item is shown again
-            so the right grade, which replaces it, is one key away.
+            Nothing to undo, no store, or the store refused the event (the grade then still stands).
         """
         if self.store is None:
             raise GradeRefused(f"grading is off: {self.store_note}")
         if not self._undo:
             raise GradeRefused("nothing to undo in this session")
+        from ..labels.events import utc_now_iso, withdrawal_of
+
         entry = self._undo[-1]
         self.queue.go_to(entry.queue_index)
         if entry.before is None:
-            self._undo.pop()
-            raise GradeRefused(f"{entry.graded.object_id}: its first grade cannot be taken back in the store; "
-                               f"give the right grade now (it replaces {entry.graded.grade})")
-        from ..labels.events import utc_now_iso
-
-        restated = replace(entry.before, time=utc_now_iso(), uid=uuid.uuid4().hex, event_id=None,
-                           source=entry.graded.source)
+            undoing = withdrawal_of(entry.graded)
+        else:
+            undoing = replace(entry.before, time=utc_now_iso(), uid=uuid.uuid4().hex, event_id=None,
+                              source=entry.graded.source)
         try:
-            stored = self.store.add_event(restated)
+            stored = self.store.add_event(undoing)
         except CasigloError as exc:
             raise GradeRefused(f"{entry.graded.object_id}: undo NOT saved: {exc}") from exc
         self._undo.pop()
         self._latest = None
-        self.queue.record_grade(entry.queue_index, stored.grade)
+        self.queue.record_grade(entry.queue_index, None if stored.withdraws else stored.grade)
+        self.queue.refresh()                    # an ungraded item is visible again under "ungraded only"
+        self.queue.go_to(entry.queue_index)     # and the undone item is on show, visible or not
         self._changed("grades")
         return stored

@@ -33,12 +33,15 @@ from casiglo_gui.core.labels.events import (
     LabelValueError,
     format_time,
     grading_event,
+    standing_gradings,
     utc_now_iso,
+    withdrawal_of,
 )
 from casiglo_gui.core.labels.store import LabelStore, default_db_path
 
 __all__ = [
     "Consensus", "consensus_of", "CorruptDatabaseError", "DuplicateEventError", "ForeignDatabaseError",
     "LabelStoreError", "SchemaVersionError", "FLAGS", "GRADE_VALUE", "GRADES", "LabelEvent",
-    "LabelValueError", "format_time", "grading_event", "utc_now_iso", "LabelStore", "default_db_path",
+    "LabelValueError", "format_time", "grading_event", "standing_gradings", "utc_now_iso", "withdrawal_of",
+    "LabelStore", "default_db_path",
 ]

@@ -2,7 +2,9 @@
 
 Rules (documented here because target lists and retraining depend on them):
 
-- Each inspector counts once, with their latest grading (by grading time, then storage order).
+- Each inspector counts once, with their latest grading (by grading time, then storage order); a withdrawn
+  grading does not count (:func:`~.events.standing_gradings`), and an object with nothing standing has no
+  consensus.
 - ``mean_grade``: mean of the grades as numbers (none=0, possible=1, probable=2, likely=3).
 - ``agreement``: the fraction of inspectors who gave the modal grade (1.0 when all agree; 0.5 for a
   2-way split). Ties for the mode go to the lower grade (the conservative reading).
@@ -16,7 +18,8 @@ Rules (documented here because target lists and retraining depend on them):
   ``none``), or the adjudication's lines if it states any.
 - ``flags``: union of the current flags; ``comments``: every non-empty current comment (adjudication
   last), as ``inspector: text``, joined by ``" | "``.
-- ``ra``, ``dec``, ``z_fg``, ``source``, ``model_version``, ``score``: from the latest event that has them.
+- ``ra``, ``dec``, ``z_fg``, ``source``, ``model_version``, ``score``: from the latest standing event that has
+  them; ``last_time``: the time of the latest standing event.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ import statistics
 from collections import Counter
 from collections.abc import Sequence
 
-from casiglo_gui.core.labels.events import GRADE_VALUE, GRADES, LabelEvent
+from casiglo_gui.core.labels.events import GRADE_VALUE, GRADES, LabelEvent, standing_gradings
 from casiglo_gui.core.lines import LINE_KEYS
 
 ADJUDICATION_SPREAD = 2  # grades this many steps apart call for an adjudicator
@@ -75,7 +78,7 @@ def _latest_with(events: Sequence[LabelEvent], name: str):
     return None
 
 
-def consensus_of(object_id: str, events: Sequence[LabelEvent]) -> Consensus:
+def consensus_of(object_id: str, events: Sequence[LabelEvent]) -> Consensus | None:
     """Consensus of one object from its events (oldest first, as :meth:`LabelStore.history` gives).
 
     Parameters
@@ -83,16 +86,16 @@ def consensus_of(object_id: str, events: Sequence[LabelEvent]) -> Consensus:
     object_id : str
     events : sequence of LabelEvent
         Every event of the object, in time order. Must not be empty.
+
+    Returns
+    -------
+    Consensus, or None when every grading of the object was withdrawn.
     """
     if not events:
         raise ValueError(f"no events for {object_id!r}")
-    latest: dict[str, LabelEvent] = {}
-    adjudication: LabelEvent | None = None
-    for event in events:
-        if event.adjudicated:
-            adjudication = event
-        else:
-            latest[event.inspector] = event
+    latest, adjudication = standing_gradings(events)
+    if not latest and adjudication is None:
+        return None
     current = list(latest.values())
     values = [e.grade_value for e in current]
     n = len(current)
@@ -127,6 +130,7 @@ def consensus_of(object_id: str, events: Sequence[LabelEvent]) -> Consensus:
         lines_seen = tuple(key for key in LINE_KEYS if votes[key] > 0)
 
     ordered = current + ([adjudication] if adjudication is not None else [])
+    standing = sorted(ordered, key=lambda e: (e.time, e.event_id or 0))
     flags = frozenset().union(*(e.flags for e in ordered))
     comments = " | ".join(f"{e.inspector}: {e.comment}" for e in ordered if e.comment)
     return Consensus(
@@ -135,8 +139,8 @@ def consensus_of(object_id: str, events: Sequence[LabelEvent]) -> Consensus:
         adjudicated=adjudication is not None, z_bg=z_bg, lines_seen=lines_seen, flags=flags,
         comments=comments, inspectors=tuple(sorted(latest)),
         grades={name: latest[name].grade for name in sorted(latest)},
-        source=_latest_with(events, "source") or "", ra=_latest_with(events, "ra"),
-        dec=_latest_with(events, "dec"), z_fg=_latest_with(events, "z_fg"),
-        model_version=_latest_with(events, "model_version"), score=_latest_with(events, "score"),
-        last_time=events[-1].time,
+        source=_latest_with(standing, "source") or "", ra=_latest_with(standing, "ra"),
+        dec=_latest_with(standing, "dec"), z_fg=_latest_with(standing, "z_fg"),
+        model_version=_latest_with(standing, "model_version"), score=_latest_with(standing, "score"),
+        last_time=standing[-1].time,
     )

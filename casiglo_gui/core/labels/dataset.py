@@ -30,7 +30,7 @@ import numpy as np
 from casiglo_gui.core import grid
 from casiglo_gui.core.errors import CasigloError
 from casiglo_gui.core.labels.consensus import Consensus
-from casiglo_gui.core.labels.events import GRADE_VALUE
+from casiglo_gui.core.labels.events import GRADE_VALUE, standing_gradings
 from casiglo_gui.core.lines import LINE_INDEX, N_LINES
 from casiglo_gui.core.preprocessing import network_input, to_model_grid
 from casiglo_gui.core.readers import read_spectra
@@ -222,13 +222,10 @@ def build_label_dataset(consensuses, spectra_dir: str | Path, held_out_fraction:
 
 
 def rejected_lines(store) -> dict[str, set[str]]:
-    """Lines that more inspectors rejected than saw, per object (current gradings above ``none``)."""
+    """Lines that more inspectors rejected than saw, per object (standing gradings above ``none``)."""
     out: dict[str, set[str]] = {}
     for object_id, events in store.iter_events_by_object():
-        latest = {}
-        for event in events:
-            if not event.adjudicated:
-                latest[event.inspector] = event
+        latest, _ = standing_gradings(events)
         votes = Counter()
         for event in latest.values():
             if event.grade_value > 0:

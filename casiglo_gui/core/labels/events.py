@@ -10,6 +10,12 @@ comment, the model version and score the inspector was shown, and the coordinate
 list. An *adjudication* event (``adjudicated=True``) is an expert's final word on an object and wins
 over the inspectors' consensus.
 
+Two kinds of event (:data:`EVENT_KINDS`): a ``grading`` states a grade; a ``withdrawal`` takes back the
+inspector's standing grading of the object (an undo of a first grade), so that inspector has no grading
+of it from then on, as if never graded, until a later grading. A withdrawal carries the fields of the
+grading it withdraws (its ``grade`` names the grade taken back), so the log says what was withdrawn.
+:func:`standing_gradings` is the one rule every reader applies.
+
 Normalisation done here (so that every export format round-trips the same text): comments are
 stripped of leading/trailing whitespace, ``\\r\\n`` and ``\\r`` become ``\\n``, and control characters
 other than newline and tab are refused (XML, hence VOTable, cannot carry them).
@@ -28,6 +34,10 @@ from casiglo_gui.core.lines import LINE_KEYS
 
 GRADES: tuple[str, ...] = ("none", "possible", "probable", "likely")
 GRADE_VALUE: dict[str, int] = {grade: i for i, grade in enumerate(GRADES)}
+
+GRADING = "grading"
+WITHDRAWAL = "withdrawal"
+EVENT_KINDS: tuple[str, ...] = (GRADING, WITHDRAWAL)
 
 FLAGS: tuple[str, ...] = (
     "sky_residual",          # the "line" is a sky-subtraction residual
@@ -137,6 +147,8 @@ class LabelEvent:
         Position (degrees, ICRS) and foreground redshift, for target lists.
     adjudicated : bool
         True for an adjudication: the final grade for the object, winning over the consensus.
+    kind : str
+        ``grading`` (default) or ``withdrawal`` (see the module docstring).
     uid : str
         A unique id (uuid4 hex) so that the same event is never stored twice, even across databases.
     event_id : int or None
@@ -158,6 +170,7 @@ class LabelEvent:
     dec: float | None = None
     z_fg: float | None = None
     adjudicated: bool = False
+    kind: str = GRADING
     uid: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
     event_id: int | None = None
 
@@ -210,8 +223,15 @@ class LabelEvent:
         if self.model_version is not None:
             set_(self, "model_version", str(self.model_version))
         set_(self, "adjudicated", bool(self.adjudicated))
+        if self.kind not in EVENT_KINDS:
+            raise LabelValueError(f"event kind {self.kind!r} is not one of {', '.join(EVENT_KINDS)}")
         if not isinstance(self.uid, str) or not re.fullmatch(r"[0-9A-Za-z_.:-]{1,64}", self.uid):
             raise LabelValueError(f"uid {self.uid!r} is not a short identifier")
+
+    @property
+    def withdraws(self) -> bool:
+        """True for a withdrawal: this event takes back a grading instead of stating one."""
+        return self.kind == WITHDRAWAL
 
     @property
     def grade_value(self) -> int:
@@ -227,6 +247,38 @@ class LabelEvent:
     def lines_rejected(self) -> tuple[str, ...]:
         """Keys of the lines the inspector rejected, in contract order."""
         return tuple(key for key, seen in self.lines.items() if not seen)
+
+
+def withdrawal_of(grading: LabelEvent) -> LabelEvent:
+    """A new event (now, new uid) withdrawing ``grading``: its inspector's grading of the object stands no more."""
+    if grading.withdraws:
+        raise LabelValueError(f"{grading.object_id}: a withdrawal cannot itself be withdrawn; grade it again")
+    return dataclasses.replace(grading, kind=WITHDRAWAL, time=utc_now_iso(), uid=uuid.uuid4().hex,
+                               event_id=None)
+
+
+def standing_by(events: Iterable[LabelEvent], key) -> dict:
+    """``{key(event): latest grading}`` over ``events`` (oldest first), withdrawals applied: a withdrawal
+    removes its key's grading, a later grading stands again."""
+    latest: dict = {}
+    for event in events:
+        if event.withdraws:
+            latest.pop(key(event), None)
+        else:
+            latest[key(event)] = event
+    return latest
+
+
+def standing_gradings(events: Iterable[LabelEvent]) -> tuple[dict[str, LabelEvent], LabelEvent | None]:
+    """What stands of one object's events (oldest first): ``({inspector: latest grading}, latest adjudication)``.
+
+    An inspector whose latest event is a withdrawal is absent (ungraded); a withdrawn adjudication leaves
+    no adjudication.
+    """
+    events = list(events)
+    latest = standing_by((e for e in events if not e.adjudicated), key=lambda e: e.inspector)
+    adjudication = standing_by((e for e in events if e.adjudicated), key=lambda e: True).get(True)
+    return latest, adjudication
 
 
 def parse_flags(text: str | Iterable[str] | None) -> frozenset[str]:

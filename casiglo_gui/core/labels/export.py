@@ -42,7 +42,7 @@ from astropy.table import MaskedColumn, Table
 from casiglo_gui.core.errors import CasigloError
 from casiglo_gui.core.labels.cells import FORMULA_TRIGGERS, neutralise_formula_text, restore_formula_text  # noqa: F401
 from casiglo_gui.core.labels.consensus import Consensus, consensus_of
-from casiglo_gui.core.labels.events import GRADE_VALUE, GRADES, LabelEvent
+from casiglo_gui.core.labels.events import GRADE_VALUE, GRADES, LabelEvent, standing_gradings
 from casiglo_gui.core.labels.names import iau_names
 
 # Stands for a newline inside a quoted CSV/ECSV value while astropy parses the file (see
@@ -188,14 +188,10 @@ def _inspector_rows(events_by_object: Iterable[tuple[str, Sequence[LabelEvent]]]
     threshold = GRADE_VALUE[_check_grade(min_grade)] if min_grade is not None else 0
     for object_id, events in events_by_object:
         summary = consensus_of(object_id, events)
-        latest: dict[str, LabelEvent] = {}
-        adjudications = []
-        for event in events:
-            if event.adjudicated:
-                adjudications.append(event)
-            else:
-                latest[event.inspector] = event
-        for event in list(latest.values()) + adjudications:
+        if summary is None:  # every grading of it withdrawn
+            continue
+        latest, adjudication = standing_gradings(events)
+        for event in list(latest.values()) + ([adjudication] if adjudication is not None else []):
             if inspector is not None and event.inspector != inspector:
                 continue
             if event.grade_value >= threshold:

@@ -22,9 +22,12 @@ Guarantees
   file of another program raises :class:`ForeignDatabaseError`; a store from a newer CASIGLO raises
   :class:`SchemaVersionError`. An existing file is never silently replaced by a new empty store.
   (A zero-byte file holds no data and is initialised as a new store.)
-- Schema: version 1, recorded in the ``schema_version`` table, marked as ours by
+- Schema: version 2, recorded in the ``schema_version`` table, marked as ours by
   ``PRAGMA application_id`` and the ``casiglo_meta`` row ``application = casiglo-labels``. Older stores
-  are migrated on open, one transaction per migration step (see :data:`MIGRATIONS`).
+  are migrated on open, one transaction per migration step (see :data:`MIGRATIONS`). Version 2 added the
+  event ``kind`` (``grading`` / ``withdrawal``, see :mod:`.events`); version-1 events read as gradings.
+- Withdrawals: every view (:meth:`current`, :meth:`latest`, :meth:`adjudication`, :meth:`graded_count`,
+  consensus, exports) applies :func:`~.events.standing_gradings`: a withdrawn grading is not there.
 
 All SQL is parameterised; nothing read from the database is evaluated (lines are JSON, flags text).
 """
@@ -44,7 +47,7 @@ from casiglo_gui.core.labels.errors import (
     LabelStoreError,
     SchemaVersionError,
 )
-from casiglo_gui.core.labels.events import LabelEvent, utc_now_iso
+from casiglo_gui.core.labels.events import GRADING, LabelEvent, standing_gradings, utc_now_iso
 
 APPLICATION_NAME = "casiglo-labels"
 # PRAGMA application_id: a 32-bit marker in the SQLite header ("CSLB"), readable by `file(1)`.
@@ -120,9 +123,18 @@ def _create_v1(conn: sqlite3.Connection) -> None:
     )
 
 
+def _add_event_kind(conn: sqlite3.Connection) -> None:
+    # ADD COLUMN rewrites no row (the append-only triggers stay silent) and every event of a version-1
+    # store, all gradings, reads with the default kind.
+    conn.execute(
+        "ALTER TABLE events ADD COLUMN kind TEXT NOT NULL DEFAULT 'grading' "
+        "CHECK (kind IN ('grading', 'withdrawal'))")
+
+
 # Version N is reached by applying MIGRATIONS[N - 1]; a new store runs them all from version 0 (empty).
 MIGRATIONS: list[Migration] = [
     Migration(1, "events log, meta marker, append-only triggers", _create_v1),
+    Migration(2, "event kind: grading or withdrawal (undo of a first grade)", _add_event_kind),
 ]
 
 
@@ -137,18 +149,18 @@ def schema_version_supported() -> int:
 
 _COLUMNS = (
     "event_id, uid, object_id, source, inspector, time_utc, adjudicated, grade, z_bg, lines_json, "
-    "flags, comment, model_version, score, ra, dec, z_fg"
+    "flags, comment, model_version, score, ra, dec, z_fg, kind"
 )
 
 
 def _event_from_row(row: Sequence) -> LabelEvent:
     (event_id, uid, object_id, source, inspector, time_utc, adjudicated, grade, z_bg, lines_json,
-     flags, comment, model_version, score, ra, dec, z_fg) = row
+     flags, comment, model_version, score, ra, dec, z_fg, kind) = row
     return LabelEvent(
         object_id=object_id, grade=grade, inspector=inspector, source=source, time=time_utc,
         z_bg=z_bg, lines=json.loads(lines_json), flags=frozenset(flags.split()), comment=comment,
         model_version=model_version, score=score, ra=ra, dec=dec, z_fg=z_fg,
-        adjudicated=bool(adjudicated), uid=uid, event_id=event_id,
+        adjudicated=bool(adjudicated), kind=kind, uid=uid, event_id=event_id,
     )
 
 
@@ -377,11 +389,11 @@ class LabelStore:
                     cursor = self._conn.execute(
                         f"{verb} INTO events (uid, object_id, source, inspector, time_utc, adjudicated, "
                         "grade, z_bg, lines_json, flags, comment, model_version, score, ra, dec, z_fg, "
-                        "recorded_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "recorded_utc, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (event.uid, event.object_id, event.source, event.inspector, event.time,
                          int(event.adjudicated), event.grade, event.z_bg, json.dumps(event.lines),
                          " ".join(sorted(event.flags)), event.comment, event.model_version, event.score,
-                         event.ra, event.dec, event.z_fg, recorded),
+                         event.ra, event.dec, event.z_fg, recorded, event.kind),
                     )
                     if cursor.rowcount == 1:
                         on_stored(event, cursor.lastrowid)
@@ -454,25 +466,21 @@ class LabelStore:
         return sorted(events, key=_sort_key)
 
     def current(self, object_id: str, inspector: str | None = None) -> dict[str, LabelEvent]:
-        """The latest grading per inspector of one object: ``{inspector: event}``.
+        """The standing grading per inspector of one object: ``{inspector: event}``.
 
-        Adjudications are not gradings and are left out (see :meth:`adjudication`). With
-        ``inspector`` given, the dict holds at most that inspector.
+        Adjudications are not gradings and are left out (see :meth:`adjudication`); an inspector whose
+        grading was withdrawn is absent. With ``inspector`` given, the dict holds at most that inspector.
         """
-        latest: dict[str, LabelEvent] = {}
-        for event in self.history(object_id):
-            if not event.adjudicated and (inspector is None or event.inspector == inspector):
-                latest[event.inspector] = event  # history is oldest first: the last one wins
-        return latest
+        latest, _ = standing_gradings(self.history(object_id))
+        return {name: event for name, event in latest.items() if inspector is None or name == inspector}
 
     def latest(self, object_id: str, inspector: str) -> LabelEvent | None:
         """One inspector's latest grading of one object, or None (what the app shows on re-opening)."""
         return self.current(object_id, inspector).get(inspector)
 
     def adjudication(self, object_id: str) -> LabelEvent | None:
-        """The latest adjudication event of an object, or None."""
-        adjudications = [e for e in self.history(object_id) if e.adjudicated]
-        return adjudications[-1] if adjudications else None
+        """The standing (latest, not withdrawn) adjudication of an object, or None."""
+        return standing_gradings(self.history(object_id))[1]
 
     def objects(self) -> list[str]:
         """Ids of every object with at least one event, in order of first grading."""
@@ -488,13 +496,16 @@ class LabelStore:
         return [row[0] for row in rows]
 
     def graded_count(self, object_ids: Iterable[str] | None = None, inspector: str | None = None) -> int:
-        """How many of ``object_ids`` (all objects if None) have a grading (by ``inspector`` if given)."""
+        """How many of ``object_ids`` (all objects if None) have a standing grading or adjudication (by
+        ``inspector`` if given); withdrawn ones do not count."""
+        # Each (object, inspector, adjudication or not) counts by its latest event, as standing_gradings.
+        latest_kinds = (
+            "SELECT object_id, kind, ROW_NUMBER() OVER (PARTITION BY object_id, inspector, adjudicated "
+            "ORDER BY time_utc DESC, event_id DESC) AS newest FROM events WHERE (? IS NULL OR inspector = ?)")
         with self._lock:
-            if inspector is None:
-                rows = self._conn.execute("SELECT DISTINCT object_id FROM events").fetchall()
-            else:
-                rows = self._conn.execute("SELECT DISTINCT object_id FROM events WHERE inspector = ?",
-                                          (inspector,)).fetchall()
+            rows = self._conn.execute(
+                f"SELECT DISTINCT object_id FROM ({latest_kinds}) WHERE newest = 1 AND kind = ?",
+                (inspector, inspector, GRADING)).fetchall()
         graded = {row[0] for row in rows}
         if object_ids is None:
             return len(graded)
@@ -506,17 +517,19 @@ class LabelStore:
             return int(self._conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
 
     def consensus(self, object_id: str):
-        """The consensus of every inspector on one object (see :mod:`.consensus`); None if ungraded."""
+        """The consensus of every inspector on one object (see :mod:`.consensus`); None if ungraded (or every
+        grading of it was withdrawn)."""
         from casiglo_gui.core.labels.consensus import consensus_of
 
         events = self.history(object_id)
         return consensus_of(object_id, events) if events else None
 
     def consensus_table(self) -> list:
-        """:class:`~.consensus.Consensus` of every object, in order of first grading."""
+        """:class:`~.consensus.Consensus` of every object with a standing grading, in order of first grading."""
         from casiglo_gui.core.labels.consensus import consensus_of
 
-        return [consensus_of(object_id, events) for object_id, events in self.iter_events_by_object()]
+        table = (consensus_of(object_id, events) for object_id, events in self.iter_events_by_object())
+        return [c for c in table if c is not None]
 
     # -- maintenance ---------------------------------------------------------------------------------
 

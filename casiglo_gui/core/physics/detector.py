@@ -19,6 +19,7 @@ from ..lines import LINE_INDEX, N_LINES
 from ..spectrum import GriddedSpectrum
 from . import linesearch as ls
 from . import scoring
+from .ratios import ratio_deficit
 from .doublet import doublet_gains
 from .refine import RefineResult, refine_redshift
 
@@ -158,7 +159,7 @@ class PhysicsDetector:
             valid = np.concatenate([valid, inside[:, None]], axis=1)
             sig_idx = np.concatenate([sig_idx, sr.best_sigma[np.arange(n), colx].astype(np.int64)[:, None]], axis=1)
             frac = np.concatenate([frac, (shift * ls.SUBPIXEL - q)[:, None]], axis=1)
-        evidence, _, fl, nl, scale, deficit = self._evidence(sr, sub, sig_idx)
+        evidence, _, fl, nl, scale, deficit, tied = self._evidence(sr, sub, sig_idx)
         m = sub.shape[1]
         z = ls.redshift_of_shift((sub + frac) / ls.SUBPIXEL)
         sigma_px = np.asarray(ls.TRIAL_SIGMAS_PX)[sig_idx]
@@ -167,7 +168,7 @@ class PhysicsDetector:
         fields = {k: v.reshape((n, m) + v.shape[1:]) for k, v in flat.items()}
         s2 = np.where(valid, sr.s2[rows, colc], -np.inf)
         return Candidates(z=fields["z"], evidence=np.where(valid, evidence, -np.inf), s2=s2, valid=valid,
-                          oii_deficit=np.where(valid, deficit, 0.0),
+                          oii_deficit=np.where(valid, deficit, 0.0), ratio_deficit=np.where(valid, tied, 0.0),
                           snr=fields["snr"], amp=fields["amp"], n_lines=fields["n_lines"],
                           sigma_a=fields["sigma_a"], has_extra=extra_z is not None)
 
@@ -223,7 +224,7 @@ class PhysicsDetector:
             parts.append(np.sqrt(np.minimum(total, single)))
             parts.append(np.sqrt(np.maximum(total - single * (1.0 + BLEND_TOLERANCE), 0.0)))
         evidence = scoring.partner_evidence(np.stack(parts, axis=-1))
-        return evidence, feats, fl, nl, scale[..., 0], deficit
+        return evidence, feats, fl, nl, scale[..., 0], deficit, ratio_deficit(fl_s, nl)
 
     def _oii_terms(self, sr, sub, oii_snr, lines):
         """[OII] group terms: (best single line, doublet shape) from exact fits on the pixels.
@@ -365,7 +366,7 @@ class PhysicsDetector:
             sig_idx = sr.best_sigma[:, col: col + 1].astype(np.int64)
         else:
             sig_idx = np.ones_like(sub)
-        evidence, _, fl, nl, scale, _ = self._evidence(sr, sub, sig_idx)
+        evidence, _, fl, nl, scale, _, _ = self._evidence(sr, sub, sig_idx)
         fields = self._detection_fields(np.array([z]), evidence[:, 0], fl[:, 0], nl[:, 0],
                                         np.array([ls.TRIAL_SIGMAS_PX[sig_idx[0, 0]]]), scale[:, 0])
         return self._detection_from(fields, 0, [])
@@ -400,7 +401,8 @@ class Candidates:
     """Physics evidence of m candidate redshifts for each of n spectra (arrays (n, m[, 12])).
 
     ``evidence`` is the partner evidence x (SNR units); ``oii_deficit`` (chi^2, <= 0) how much better
-    one Gaussian explains the [OII] position than a physical doublet; ``chi2_evidence`` combines them.
+    one Gaussian explains the [OII] position than a physical doublet; ``ratio_deficit`` (chi^2, <= 0) how
+    badly the lines break physically fixed ratios (:mod:`.ratios`); ``chi2_evidence`` combines them.
     """
 
     z: np.ndarray
@@ -408,6 +410,7 @@ class Candidates:
     s2: np.ndarray
     valid: np.ndarray
     oii_deficit: np.ndarray
+    ratio_deficit: np.ndarray
     snr: np.ndarray
     amp: np.ndarray
     n_lines: np.ndarray
@@ -416,15 +419,15 @@ class Candidates:
 
     @classmethod
     def concatenate(cls, parts: list["Candidates"]) -> "Candidates":
-        names = ("z", "evidence", "s2", "valid", "oii_deficit", "snr", "amp", "n_lines", "sigma_a")
+        names = ("z", "evidence", "s2", "valid", "oii_deficit", "ratio_deficit", "snr", "amp", "n_lines", "sigma_a")
         return cls(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in names},
                    has_extra=parts[0].has_extra)
 
     @property
     def chi2_evidence(self) -> np.ndarray:
-        """Signed chi^2 evidence: x^2 plus the [OII] shape deficit; -inf where not a candidate."""
+        """Signed chi^2 evidence: x^2 plus the [OII] shape and tied-ratio deficits; -inf where not a candidate."""
         x = np.where(np.isfinite(self.evidence), np.maximum(self.evidence, 0.0), 0.0)
-        return np.where(self.valid, x * x + self.oii_deficit, -np.inf)
+        return np.where(self.valid, x * x + self.oii_deficit + self.ratio_deficit, -np.inf)
 
     def solution(self, i: int, k: int) -> Solution:
         return Solution(z_bg=float(self.z[i, k]), score=float(scoring.lens_score(self.evidence[i, k])),

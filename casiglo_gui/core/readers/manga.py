@@ -419,17 +419,23 @@ class MangaCube:
             return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
     def __iter__(self) -> Iterator[Spectrum]:
-        """The spectra of the spaxels with data, row by row.
+        """The spectra of the spaxels with data, row by row (see :meth:`iter_rows`)."""
+        return self.iter_rows(0, self.shape[0])
 
-        Reads one spaxel row (all planes) at a time: a strided read per row rather than per spaxel.
+    def iter_rows(self, y_start: int, y_stop: int) -> Iterator[Spectrum]:
+        """The spectra of the spaxels with data in rows ``y_start <= y < y_stop``, row by row.
+
+        Reads one spaxel row (all planes) at a time: a strided read per row rather than per spaxel. Which
+        spaxels have data is decided from the row itself (as :meth:`has_data_map` does), so a range of
+        rows costs a read of those rows only.
         """
-        with_data = self.has_data_map()
-        for y in range(self.shape[0]):
-            xs = np.nonzero(with_data[y])[0]
-            if xs.size == 0:
-                continue
+        for y in range(max(int(y_start), 0), min(int(y_stop), self.shape[0])):
             rows = [None if hdu is None else native(np.array(hdu.data[:, y, :]))
                     for hdu in (self._flux, self._ivar, self._mask, self._model, self._model_mask)]
+            flux_row, ivar_row = (r.astype(np.float32, copy=False) for r in rows[:2])
+            xs = np.nonzero(np.any(~_bad_pixels(flux_row, ivar_row, rows[2]), axis=0))[0]
+            if xs.size == 0:
+                continue
             spectra = []
             for x in xs.tolist():
                 flux, ivar, mask, model, model_mask = (
@@ -485,7 +491,7 @@ def load_logcube(source: FitsSource, path: str, options: ReadOptions) -> Iterato
     with open_cube(path, z_fg_default=options.z_fg, fit_foreground=options.fit_foreground,
                    redshifts=options.redshifts) as cube:
         try:
-            yield from cube
+            yield from (cube if options.spaxel_rows is None else cube.iter_rows(*options.spaxel_rows))
         except cube_errors() as exc:
             raise SpectrumReadError(path, f"MaNGA cube could not be read ({type(exc).__name__}: {exc})") from None
 

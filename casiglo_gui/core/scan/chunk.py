@@ -6,6 +6,7 @@ raises for a bad input: every input gives at least one row, an ``error: <reason>
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from ..readers import iter_spectra
 from ..readers.options import DEFAULT_OPTIONS, ReadOptions
 from ..spectrum import FLAG_ALL_MASKED, FLAG_NOT_SEARCHED, MODEL_NONE, Spectrum
 from .columns import Row, detection_row, error_reason, error_row
+from .parts import NO_SPECTRUM, CubeMapPart, CubePart, item_path
 from ..detectors.spec import DetectorSpec, cached_detector
 
 
@@ -42,6 +44,12 @@ class ChunkResult:
     warnings: list[str] = field(default_factory=list)
     maps_written: list[str] = field(default_factory=list)
     model_sources: dict[str, int] = field(default_factory=dict)  # searched spectra by foreground model
+    # A unit that is one part of a cube (:mod:`.parts`): which part, whether a read error ended its rows,
+    # the reason its worker died (error_chunk), and the detection-map values for the scan process.
+    part: CubePart | None = None
+    read_error: bool = False
+    worker_died: str = ""
+    cube_map: CubeMapPart | None = None
 
     @property
     def n_rows(self) -> int:
@@ -95,8 +103,10 @@ def _detect(detector, batch: _Batch, rows_per_input: list[list[Row]], seconds: d
     if n == 0:
         return
     t0 = time.perf_counter()
-    # The spectrum's own sky decides which listed sky lines are masked, exactly as in to_model_grid.
-    residual, ivar, _ = clean(batch.residual[:n], batch.ivar[:n], batch.mask[:n], sky=batch.sky[:n])
+    # The spectrum's own sky decides which listed sky lines are masked, exactly as in to_model_grid; a
+    # batch without any (MaNGA spaxels, DESI) masks the whole list, which is what an unknown sky gives.
+    sky = batch.sky[:n] if np.isfinite(batch.sky[:n]).any() else None
+    residual, ivar, _ = clean(batch.residual[:n], batch.ivar[:n], batch.mask[:n], sky=sky)
     wdisp = batch.wdisp[:n] if batch.has_wdisp[:n].any() else None
     t1 = time.perf_counter()
     seconds["preprocess"] = seconds.get("preprocess", 0.0) + (t1 - t0)
@@ -149,15 +159,15 @@ def _unusable(spectrum: Spectrum) -> str:
     return ""
 
 
-def process_chunk(index: int, paths: list[str], config: ChunkConfig) -> ChunkResult:
+def process_chunk(index: int, paths: list, config: ChunkConfig) -> ChunkResult:
     """Score the files ``paths`` (chunk number ``index``); one or more rows per file, in order.
 
     Parameters
     ----------
     index : int
         Chunk number, echoed back so engines can restore order.
-    paths : list of str
-        Input files of this chunk.
+    paths : list of str or CubePart
+        Input files of this chunk, or one part of a cube (:mod:`.parts`).
     config : ChunkConfig
         Detector and batch size.
 
@@ -165,7 +175,8 @@ def process_chunk(index: int, paths: list[str], config: ChunkConfig) -> ChunkRes
     -------
     ChunkResult
         ``rows_per_input[i]`` are the rows of ``paths[i]``: one per spectrum it holds, or one
-        ``error: <reason>`` row when it cannot be read.
+        ``error: <reason>`` row when it cannot be read. A cube part's rows stop at a read error
+        (``read_error``), and a part without spectra has no row (the scan process decides for the cube).
     """
     cpu_start = time.process_time()
     seconds: dict[str, float] = {}
@@ -174,22 +185,29 @@ def process_chunk(index: int, paths: list[str], config: ChunkConfig) -> ChunkRes
     batch = _Batch(max(1, int(config.batch_size)))
     cube_values: dict[int, list] | None = {} if config.maps_dir else None
     model_sources: dict[str, int] = {}
-    for i, path in enumerate(paths):
+    read_error = False
+    for i, item in enumerate(paths):
+        path = item_path(item)
+        options = config.read_options
+        if isinstance(item, CubePart):
+            options = dataclasses.replace(options, spaxel_rows=item.rows)
         t0 = time.perf_counter()
         # Lazy: a MaNGA cube is read spaxel by spaxel, never held whole.
-        spectra = iter_spectra(path, options=config.read_options)
+        spectra = iter_spectra(path, options=options)
         while True:
             try:
                 spectrum = next(spectra)
             except StopIteration:
-                if not rows_per_input[i]:
-                    rows_per_input[i].append(error_row(path, "file holds no spectrum"))
+                if not rows_per_input[i] and not isinstance(item, CubePart):
+                    rows_per_input[i].append(error_row(path, NO_SPECTRUM))
                 break
             except SpectrumReadError as exc:
                 rows_per_input[i].append(error_row(path, exc.reason))
+                read_error = True
                 break
             except Exception as exc:  # a reader bug on one file must not stop the scan
                 rows_per_input[i].append(error_row(path, f"unexpected {type(exc).__name__}: {exc}"))
+                read_error = True
                 break
             finally:
                 seconds["read"] = seconds.get("read", 0.0) + (time.perf_counter() - t0)
@@ -208,14 +226,34 @@ def process_chunk(index: int, paths: list[str], config: ChunkConfig) -> ChunkRes
     _detect(detector, batch, rows_per_input, seconds, cube_values)
     # CPU time of this process, less disturbed than wall time by other jobs on a shared machine.
     seconds["cpu"] = time.process_time() - cpu_start
+    part = paths[0] if len(paths) == 1 and isinstance(paths[0], CubePart) else None
     result = ChunkResult(index=index, rows_per_input=rows_per_input, seconds=seconds,
-                         model_sources=model_sources)
+                         model_sources=model_sources, part=part, read_error=read_error)
     for i, values in (cube_values or {}).items():
         try:
-            result.maps_written.append(write_detection_maps(paths[i], values, config))
+            cube_map = cube_map_values(paths[i], values)
+            if part is not None:
+                result.cube_map = cube_map  # the scan process writes the maps from every part
+            else:
+                result.maps_written.append(write_detection_maps(paths[i], cube_map, config.maps_dir,
+                                                                config.detector.kind))
         except Exception as exc:  # a map is a by-product: report it, keep the rows
-            result.warnings.append(f"{paths[i]}: detection maps not written ({type(exc).__name__}: {exc})")
+            result.warnings.append(f"{item_path(paths[i])}: detection maps not written ({type(exc).__name__}: {exc})")
     return result
+
+
+def cube_map_values(item, values: list) -> CubeMapPart:
+    """The detection-map values of a cube's (or a part's) spaxels: ``values`` are ``(x, y, Detection)``."""
+    from ..readers import open_cube
+
+    with open_cube(item_path(item), fit_foreground=False) as cube:
+        shape, plateifu = cube.shape, cube.plateifu
+    compact = []
+    for x, y, det in values:
+        snr = np.asarray(det.line_snr, dtype=np.float64)
+        best = np.nanmax(snr) if np.any(np.isfinite(snr)) else np.nan
+        compact.append((x, y, float(det.score), float(best), float(det.z_bg), int(det.n_lines)))
+    return CubeMapPart(shape, plateifu, compact)
 
 
 def maps_path(source: str, maps_dir: str) -> str:
@@ -227,7 +265,7 @@ def maps_path(source: str, maps_dir: str) -> str:
     return os.path.join(maps_dir, f"{name}-CASIGLO-MAPS.fits")
 
 
-def write_detection_maps(source: str, values: list, config: ChunkConfig) -> str:
+def write_detection_maps(source: str, cube_map: CubeMapPart, maps_dir: str, detector_kind: str) -> str:
     """Write the per-spaxel detection maps of one MaNGA cube (image HDUs ``(ny, nx)``, NaN = no data).
 
     HDUs: ``SCORE`` (lens score), ``SNR_BEST`` (highest line SNR at z_bg), ``Z_BG`` and ``N_LINES``.
@@ -235,36 +273,33 @@ def write_detection_maps(source: str, values: list, config: ChunkConfig) -> str:
     """
     from astropy.io import fits
 
-    from ..readers import open_cube
-
-    with open_cube(source) as cube:
-        shape, plateifu = cube.shape, cube.plateifu
     # z_bg needs float64 (1e-5 precision); the others are fine in float32.
-    maps = {name: np.full(shape, np.nan, dtype=np.float64 if name == "Z_BG" else np.float32)
+    maps = {name: np.full(cube_map.shape, np.nan, dtype=np.float64 if name == "Z_BG" else np.float32)
             for name in ("SCORE", "SNR_BEST", "Z_BG", "N_LINES")}
-    for x, y, det in values:
-        snr = np.asarray(det.line_snr, dtype=np.float64)
-        maps["SCORE"][y, x] = det.score
-        maps["SNR_BEST"][y, x] = np.nanmax(snr) if np.any(np.isfinite(snr)) else np.nan
-        maps["Z_BG"][y, x] = det.z_bg
-        maps["N_LINES"][y, x] = det.n_lines
+    for x, y, score, snr_best, z_bg, n_lines in cube_map.values:
+        maps["SCORE"][y, x] = score
+        maps["SNR_BEST"][y, x] = snr_best
+        maps["Z_BG"][y, x] = z_bg
+        maps["N_LINES"][y, x] = n_lines
     primary = fits.PrimaryHDU()
     primary.header["SOURCE"] = (os.path.basename(source), "scanned MaNGA cube")
-    primary.header["PLATEIFU"] = plateifu
-    primary.header["DETECTOR"] = config.detector.kind
+    primary.header["PLATEIFU"] = cube_map.plateifu
+    primary.header["DETECTOR"] = detector_kind
     hdus = [primary]
     for name, image in maps.items():
         hdu = fits.ImageHDU(image, name=name)
         hdu.header["BUNIT"] = {"SCORE": "", "SNR_BEST": "", "Z_BG": "", "N_LINES": "count"}[name]
         hdus.append(hdu)
-    os.makedirs(config.maps_dir, exist_ok=True)
-    path = maps_path(source, config.maps_dir)
+    os.makedirs(maps_dir, exist_ok=True)
+    path = maps_path(source, maps_dir)
     tmp = path + ".tmp"
     fits.HDUList(hdus).writeto(tmp, overwrite=True)
     os.replace(tmp, path)
     return path
 
 
-def error_chunk(index: int, paths: list[str], reason: str) -> ChunkResult:
+def error_chunk(index: int, paths: list, reason: str) -> ChunkResult:
     """Rows for a chunk whose worker died (e.g. killed for memory): every input gets an error row."""
-    return ChunkResult(index=index, rows_per_input=[[error_row(p, error_reason(reason))] for p in paths])
+    part = paths[0] if len(paths) == 1 and isinstance(paths[0], CubePart) else None
+    return ChunkResult(index=index, rows_per_input=[[error_row(item_path(p), error_reason(reason))] for p in paths],
+                       part=part, worker_died=reason)

@@ -113,6 +113,8 @@ def _completed(future):
 
 def _merge(index: int, parts: list[ChunkResult]) -> ChunkResult:
     """One chunk's result from the results of its files processed one by one (in input order)."""
+    if len(parts) == 1:
+        return parts[0]  # a one-file chunk (a cube part among them) is its own result
     merged = ChunkResult(index=index, rows_per_input=[])
     for part in parts:
         merged.rows_per_input.extend(part.rows_per_input)

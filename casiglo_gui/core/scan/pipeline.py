@@ -1,6 +1,7 @@
 """``run_scan``: expand inputs, run the chunks on an engine, write the table in order, summarise."""
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import time
@@ -9,9 +10,10 @@ from typing import TextIO
 
 from ..errors import CasigloError
 from ..readers.options import DEFAULT_OPTIONS, ReadOptions
-from .chunk import ChunkConfig
+from .chunk import ChunkConfig, write_detection_maps
 from ..detectors.spec import DetectorSpec, cached_detector
 from .engines import run_dask, run_inline, run_process_pool
+from .parts import merge_cube_parts, split_cubes, work_chunks
 from .summary import ScanSummary
 from .table import ResumableCsvWriter, csv_to_parquet, inputs_fingerprint, iter_table_rows
 
@@ -114,15 +116,25 @@ def run_scan(files: list[str], out: str, detector: DetectorSpec, *, workers: int
     # A scan killed after committing its last (possibly partial) chunk resumes with nothing left to do:
     # chunks are counted from where the table stops, never required to align with chunk_size.
     start = writer.inputs_committed
-    chunks = ((k, files[i:i + chunk_size]) for k, i in enumerate(range(start, len(files), chunk_size)))
     config = ChunkConfig(detector=detector, batch_size=batch_size,
                          maps_dir=os.path.abspath(maps_dir) if maps_dir else None, read_options=read_options)
     if engine == "dask":
+        chunks = ((k, files[i:i + chunk_size]) for k, i in enumerate(range(start, len(files), chunk_size)))
         results = run_dask(chunks, config, scheduler)
-    elif workers == 1 or len(files) - start <= chunk_size:
-        results = run_inline(chunks, config)
     else:
-        results = run_process_pool(chunks, config, workers)
+        # Local workers share large cubes: each is cut into parts of spaxel rows (scan/parts.py).
+        units = work_chunks(split_cubes(files[start:], workers), chunk_size)  # lazy: a million files is fine
+        first = list(itertools.islice(units, 2))
+        units = itertools.chain(first, units)
+        if workers == 1 or len(first) <= 1:
+            results = run_inline(units, config)
+        else:
+            results = run_process_pool(units, config, workers)
+        write_maps = None
+        if config.maps_dir:
+            def write_maps(path, cube_map):
+                return write_detection_maps(path, cube_map, config.maps_dir, detector.kind)
+        results = merge_cube_parts(results, write_maps)
 
     bar = None
     if progress:

@@ -195,6 +195,64 @@ def test_v4_full_training_config_trains_the_same_network_on_the_same_data_from_s
     fine_tune = json.loads((configs / "casiglo-cnn-v4.json").read_text())
     full = json.loads((configs / "casiglo-cnn-v4-full.json").read_text())
     assert full["name"] == fine_tune["name"] == "casiglo-cnn-v4"
-    assert full["model"] == fine_tune["model"] and full["data"] == fine_tune["data"]
+    assert full["model"] == fine_tune["model"]
+    # the fine-tune's data plus physical Balmer series (added after the fine-tune ran), in both variants
+    assert full["data"] == {**fine_tune["data"], "balmer_case_b": True}
+    assert all(as_config(v).balmer_case_b for v in data_variants(full["data"]))
     assert not full["train"].get("init_from")
     assert "casiglo-cnn-v4-full.json" in (configs / "fit-casiglo-cnn-v4-on-gpu.sh").read_text()
+
+
+def _fluxes(batch, i, keys):
+    """Line fluxes of noise-free row ``i``: SNR / sqrt(sum w g^2) with the line's own profile."""
+    out = []
+    for key in keys:
+        j = L.LINE_INDEX[key]
+        centre = L.REST_WAVELENGTHS_A[j] * (1.0 + batch.z_bg[i])
+        pixels, g = profiles.stamps(np.array([centre]), np.array([batch.line_sigma_a[i, j]]))
+        out.append(batch.line_snr[i, j] / np.sqrt(np.sum(batch.ivar[i, pixels[0]] * g[0] ** 2)))
+    return out
+
+
+@pytest.mark.parametrize("case_b", [True, False])
+def test_balmer_case_b_ties_hgamma_and_hdelta_to_hbeta_through_the_dust_of_the_decrement(case_b):
+    config = SyntheticConfig(balmer_case_b=case_b, line_probability=0.9, z_ratio_mode="bells", **LENS_ONLY)
+    batch = generate(300, seed=47, config=config, backgrounds=FlatBackground(ivar=4.0, noise=False))
+    present = batch.line_present
+    series = [L.LINE_INDEX[k] for k in ("halpha", "hbeta", "hgamma", "hdelta")]
+    rows = np.flatnonzero(present[:, series].all(axis=1))
+    assert rows.size > 20
+    ratios = np.array([_fluxes(batch, i, ("halpha", "hbeta", "hgamma", "hdelta")) for i in rows])
+    to_hbeta = ratios / ratios[:, 1:2]
+    decrement = to_hbeta[:, 0] / L.HALPHA_TO_HBETA_MIN
+    if not case_b:
+        # v1-v3: H-gamma drawn on its own, often brighter than case B allows
+        assert np.mean(to_hbeta[:, 2] > 0.468 * 1.25) > 0.3
+        return
+    np.testing.assert_allclose(to_hbeta[:, 2], 0.468 * decrement ** (-(4.17 - 3.61) / (3.61 - 2.53)), rtol=2e-3)
+    np.testing.assert_allclose(to_hbeta[:, 3], 0.259 * decrement ** (-(4.44 - 3.61) / (3.61 - 2.53)), rtol=2e-3)
+    # flux / case-B ratio never rises to the blue
+    over_case_b = to_hbeta / np.array([L.HALPHA_TO_HBETA_MIN, 1.0, 0.468, 0.259])
+    assert np.all(np.diff(over_case_b, axis=1) <= 1e-3)
+    # H-gamma and H-delta come with H-beta (unless H-beta itself is masked or off the grid)
+    hbeta, hgamma = L.LINE_INDEX["hbeta"], L.LINE_INDEX["hgamma"]
+    hbeta_px = np.rint(grid.pixel_of_wavelength(L.rest_wavelength("hbeta") * (1.0 + batch.z_bg))).astype(int)
+    inside = hbeta_px < grid.N_PIXELS - 5
+    window = np.clip(hbeta_px[:, None] + np.arange(-1, 2)[None, :], 0, grid.N_PIXELS - 1)
+    hbeta_seen = inside & np.all(np.take_along_axis(batch.ivar, window, axis=1) > 0, axis=1)
+    assert np.sum(present[:, hgamma] & hbeta_seen) > 100
+    assert not np.any(present[:, hgamma] & ~present[:, hbeta] & hbeta_seen)
+
+
+def test_balmer_case_b_never_shows_a_weaker_line_without_its_visible_stronger_partner():
+    # line_probability 0.2: most lenses get lines added to reach two, the case where a weak line came alone
+    config = SyntheticConfig(balmer_case_b=True, line_probability=0.2, **LENS_ONLY)
+    batch = generate(400, seed=48, config=config, backgrounds=FlatBackground())
+    present = batch.line_present
+    for weaker, stronger in (("oiii_4960", "oiii_5008"), ("hgamma", "hbeta"), ("hbeta", "halpha")):
+        centre = L.rest_wavelength(stronger) * (1.0 + batch.z_bg)
+        px = np.rint(grid.pixel_of_wavelength(centre)).astype(int)
+        window = np.clip(px[:, None] + np.arange(-2, 3)[None, :], 0, grid.N_PIXELS - 1)
+        seen = (px < grid.N_PIXELS - 5) & np.all(np.take_along_axis(batch.ivar, window, axis=1) > 0, axis=1)
+        alone = present[:, L.LINE_INDEX[weaker]] & ~present[:, L.LINE_INDEX[stronger]] & seen
+        assert not np.any(alone), (weaker, np.flatnonzero(alone))

@@ -82,6 +82,11 @@ class SyntheticConfig:
         When set, a galaxy's intrinsic line width is a velocity dispersion drawn log-uniform in this
         range (km/s), so sigma_A = sigma_v / c x lambda_obs differs from line to line; None: the fixed
         widths ``width_sigmas_a`` in Angstrom (the paper).
+    balmer_case_b : bool
+        With ``tied_ratios``: H-gamma and H-delta appear with H-beta at their case-B ratios (0.468, 0.259),
+        reddened by the same dust as the H-alpha/H-beta decrement (Cardelli et al. 1989), so the series never
+        brightens to the blue, and a weaker line of a tied group never shows without its visible stronger partner;
+        False: H-gamma and H-delta are drawn independently (v1-v3), which breaks case B for many lenses.
     single_line_snr_boost : tuple
         A lone line's SNR is a label draw times U(low, high): (1, 3) makes strong isolated lines common
         under the faint Moyal labels (v1-v3); (1, 1) gives lone lines the lens lines' own distribution.
@@ -121,6 +126,7 @@ class SyntheticConfig:
     oii_ratio_range: tuple[float, float] | None = None
     width_velocity_kms: tuple[float, float] | None = None
     single_line_snr_boost: tuple[float, float] = (1.0, 3.0)
+    balmer_case_b: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.proportions) - set(KINDS)

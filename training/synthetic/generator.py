@@ -31,6 +31,14 @@ STREAM_KEY = 1_000_003  # spawn-key prefix that keeps stream batches apart from 
 MIN_VISIBLE_FRACTION = 0.5
 # Physically tied pairs: (primary, partner); partner flux = primary flux / ratio.
 TIED_PAIRS = (("oiii_5008", "oiii_4960"), ("nii_6585", "nii_6550"), ("halpha", "hbeta"), ("oii_3727", "oii_3730"))
+# Case-B Balmer flux ratios to H-beta (Osterbrock & Ferland 2006, 10^4 K; the values core/physics/ratios.py
+# checks) and the Cardelli, Clayton & Mathis (1989, R_V = 3.1) extinction k(lambda) of each line: dust that
+# raises H-alpha/H-beta to 2.86 d lowers H-gamma/H-beta by d^-(k_g - k_b)/(k_b - k_a), and H-delta likewise.
+BALMER_TO_HBETA_CASE_B = {"hgamma": 0.468, "hdelta": 0.259}
+BALMER_EXTINCTION_K = {"halpha": 2.53, "hbeta": 3.61, "hgamma": 4.17, "hdelta": 4.44}
+# Blue to red along the Balmer series, so that a chain of additions completes in one pass.
+WEAKER_TO_STRONGER = (("oiii_4960", "oiii_5008"), ("nii_6550", "nii_6585"), ("hdelta", "hgamma"),
+                      ("hgamma", "hbeta"), ("hbeta", "halpha"))
 OII_DOUBLET = np.isin(np.arange(L.N_LINES), [L.LINE_INDEX["oii_3727"], L.LINE_INDEX["oii_3730"]])
 LENS, EMPTY, FG_EMISSION, SINGLE_LINE, SKY_RESIDUAL, COSMIC_RAY, FG_MISMATCH = (KIND_CODE[k] for k in KINDS)
 
@@ -190,11 +198,20 @@ def _choose_subsets(rng, visible, config, tie):
     if tie:
         for primary, partner in TIED_PAIRS:
             chosen[:, L.LINE_INDEX[partner]] = chosen[:, L.LINE_INDEX[primary]]
+        if config.balmer_case_b:
+            for line in BALMER_TO_HBETA_CASE_B:
+                chosen[:, L.LINE_INDEX[line]] = chosen[:, L.LINE_INDEX["hbeta"]]
     chosen &= visible
     need = np.minimum(config.min_lens_lines, visible.sum(1))
     priority = rng.random((m, L.N_LINES)) + 2.0 * chosen - 3.0 * ~visible
     rank = np.argsort(np.argsort(-priority, axis=1), axis=1)
-    return chosen | ((rank < need[:, None]) & visible)
+    chosen |= (rank < need[:, None]) & visible
+    if tie and config.balmer_case_b:
+        # A line added to reach the minimum brings its stronger, visible partners: no [OIII] 4960 without
+        # 5008, no H-gamma without H-beta and H-alpha.
+        for weaker, stronger in WEAKER_TO_STRONGER:
+            chosen[:, L.LINE_INDEX[stronger]] |= chosen[:, L.LINE_INDEX[weaker]] & visible[:, L.LINE_INDEX[stronger]]
+    return chosen
 
 
 def inject_line_sets(rng, residual, weight, rows, z, lsf_px, config, tie=None, min_lines=None,
@@ -242,11 +259,13 @@ def inject_line_sets(rng, residual, weight, rows, z, lsf_px, config, tie=None, m
     label = draw_snr(rng, m * L.N_LINES, config).reshape(m, L.N_LINES)
     flux = np.where(chosen, label / np.where(norm > 0, norm, 1.0), 0.0)
     if tie:
+        decrement = np.ones(m)  # H-alpha/H-beta over case B, drawn with the pair below
         for primary, partner in TIED_PAIRS:
             i, j = L.LINE_INDEX[primary], L.LINE_INDEX[partner]
             both = chosen[:, i] & chosen[:, j]
             if primary == "halpha":
                 ratio = L.HALPHA_TO_HBETA_MIN + rng.exponential(1.0, m)
+                decrement = ratio / L.HALPHA_TO_HBETA_MIN
             elif primary == "oii_3727":
                 ratio = 1.0 / draw_oii_ratio(rng, m, config)
             elif primary == "oiii_5008":
@@ -254,6 +273,8 @@ def inject_line_sets(rng, residual, weight, rows, z, lsf_px, config, tie=None, m
             else:
                 ratio = np.full(m, L.NII_6585_TO_6550)
             flux[:, j] = np.where(both, flux[:, i] / ratio, flux[:, j])
+        if config.balmer_case_b:
+            _tie_balmer_series(flux, chosen, decrement)
     snr_true = flux * norm
     sel = np.nonzero(chosen)
     profiles.scatter_add(residual, rows[sel[0]], pixels[sel], flux[sel][:, None] * prof[sel])
@@ -261,6 +282,17 @@ def inject_line_sets(rng, residual, weight, rows, z, lsf_px, config, tie=None, m
     snr[sel] = snr_true[sel]
     width[sel] = sigma[sel]
     return present, snr, width
+
+
+def _tie_balmer_series(flux, chosen, decrement):
+    """H-gamma and H-delta at their case-B ratios to H-beta, reddened by the dust of the H-alpha/H-beta
+    decrement ``decrement`` (>= 1, per row): the series never brightens towards the blue."""
+    hbeta = L.LINE_INDEX["hbeta"]
+    k = BALMER_EXTINCTION_K
+    for line, case_b in BALMER_TO_HBETA_CASE_B.items():
+        j = L.LINE_INDEX[line]
+        reddening = decrement ** (-(k[line] - k["hbeta"]) / (k["hbeta"] - k["halpha"]))
+        flux[:, j] = np.where(chosen[:, hbeta] & chosen[:, j], flux[:, hbeta] * case_b * reddening, flux[:, j])
 
 
 def _with(config, **changes):

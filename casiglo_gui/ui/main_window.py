@@ -21,7 +21,7 @@ from PyQt6.QtWidgets import (
 
 from ..core.inspection import (
     KEYMAP, DetectorSet, GradeRefused, InspectionSession, LoadedItem, QueueFilter, QueueItem, SpectrumCache,
-    key_variants, load_item,
+    detect_item, key_variants, load_item,
 )
 from ..core.inspection.cutout import CutoutFetcher
 from ..core.inspection.info import info_rows, sky_links
@@ -48,6 +48,9 @@ GRADE_FILTERS = {
 }
 PREFETCH = 2
 PREFETCH_DELAY_MS = 60
+# A spectrum drawn before its verdict (the first one at launch) is judged this long after, so that its
+# paint does not wait for the GIL behind the detection (and, the first time, the line search's imports).
+DETECT_DELAY_MS = 20
 MOVE_ACTIONS = {"go_next": "end of the queue", "go_previous": "start of the queue",
                 "go_next_ungraded": "every spectrum in the queue is graded", "go_first": "the queue is empty",
                 "go_last": "the queue is empty"}
@@ -69,6 +72,7 @@ class MainWindow(QMainWindow):
     """
 
     item_shown = pyqtSignal(object)      # the ViewState on show (None: the no-spectrum state)
+    verdict_shown = pyqtSignal(object)   # the ViewState once a spectrum drawn before its verdict has it
     queue_loaded = pyqtSignal(int)
     refit_done = pyqtSignal(object)
     graded = pyqtSignal(object)          # the stored LabelEvent
@@ -369,7 +373,7 @@ class MainWindow(QMainWindow):
         self._open_ticket += 1
         self._pending_open = (paths, remember, start)
         self.workers.submit(("open", self._open_ticket),
-                            lambda: open_queue(paths, store, inspector, detectors, cache, start))
+                            lambda: open_queue(paths, store, inspector, detectors, cache, start, detect_first=False))
 
     def _opened(self, opened: OpenedQueue) -> None:
         paths, remember, start = self._pending_open
@@ -541,6 +545,12 @@ class MainWindow(QMainWindow):
             self._loaded_items[ticket[1]] = result
             if result.n_in_file > 1:
                 self._expand(result)
+        elif kind == "detect":
+            self._loaded_items[ticket[1]] = result
+            if self.session.show_verdict(result):
+                self.statusBar().showMessage(f"{result.item.display_name}: judged in "
+                                             f"{result.timings_ms.get('detect', float('nan')):.0f} ms", 4000)
+                self.verdict_shown.emit(self.state)
         elif kind == "load" and ticket[1] == self._ticket:
             self._loaded_items[self._key(result.item)] = result
             self._display(result)
@@ -559,8 +569,10 @@ class MainWindow(QMainWindow):
         if kind == "open":
             self.statusBar().showMessage(f"could not open: {message}", 15000)
             return
-        if kind == "prefetch":
+        if kind in ("prefetch", "detect"):
             self._loaded_items.pop(ticket[1], None)
+            if kind == "detect":
+                self.statusBar().showMessage(f"the detector failed: {message}", 15000)
             return
         if ticket[1] != self._ticket:
             return
@@ -589,7 +601,13 @@ class MainWindow(QMainWindow):
             self.cube_dock.hide()
         self.last_latency_ms = 1e3 * (time.perf_counter() - self._requested_at)
         self.statusBar().showMessage(f"{loaded.item.display_name}: shown in {self.last_latency_ms:.0f} ms", 4000)
+        if loaded.detection_pending:
+            QTimer.singleShot(DETECT_DELAY_MS, lambda: self._judge(loaded))
         self.item_shown.emit(self.state)
+
+    def _judge(self, loaded: LoadedItem) -> None:
+        """Run the detectors on ``loaded`` (drawn before its verdict), on a worker."""
+        self.workers.submit(("detect", self._key(loaded.item)), lambda: detect_item(loaded, self.detectors))
 
     def _session_changed(self, what: str) -> None:
         if what == "item":
@@ -821,12 +839,14 @@ class MainWindow(QMainWindow):
         self.workers.submit(("spaxel", self._ticket), work)
 
     # --- for tests and the screenshot mode --------------------------------------------------------
-    def wait_until_shown(self, timeout_s: float = 30.0) -> bool:
-        """Process events until the requested item is on show (for --screenshot and tests)."""
+    def wait_until_shown(self, timeout_s: float = 30.0, verdict: bool = True) -> bool:
+        """Process events until the requested item is on show (for --screenshot and tests), with the
+        detectors' verdict unless ``verdict`` is False (then: drawn, perhaps still being judged)."""
         deadline = time.perf_counter() + timeout_s
         while time.perf_counter() < deadline:
             QApplication.processEvents()
-            if self.loaded is not None and self.loaded.item is self.queue.current:
+            if (self.loaded is not None and self.loaded.item is self.queue.current
+                    and not (verdict and self.loaded.detection_pending)):
                 return True
             time.sleep(0.005)
         return False

@@ -40,3 +40,20 @@ def test_first_spectrum_is_drawn_before_its_verdict_and_graded_only_after_it(qtb
     events = LabelStore.open(str(db)).events("tester")
     assert len(events) == 1 and events[0].score == window.state.detection.score
     window.workers.wait(10000)
+
+
+def test_the_next_spectrum_is_prefetched_under_the_key_it_is_looked_up_with(qtbot, db, data_dir):
+    """Items of a folder learn their object id when read; the prefetched spectrum must still be found."""
+    _app, window = app_module.build_window(make_args([data_dir / "sdss"], labels=str(db)))
+    qtbot.addWidget(window)
+    window.show()
+    assert window.wait_until_shown(20)
+    following = window.queue.items[window.queue.visible[1]]
+    qtbot.waitUntil(lambda: window._loaded_items.get(window._key(following)) is not None, timeout=20000)
+    loads = []
+    window.workers.finished.connect(lambda ticket, _result: loads.append(ticket[0]))
+    window.go_next()
+    assert window.loaded.item is following and window.state is not None   # shown at once, from the prefetch
+    window.workers.wait(10000)
+    qtbot.wait(50)
+    assert "load" not in loads

@@ -500,8 +500,10 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def _key(item: QueueItem) -> tuple:
-        # The object id too: a scan table may list one file in several rows (one per object).
-        return (item.path, item.index, item.spaxel, item.object_id)
+        # A scan row's object id too: a scan table may list one file in several rows (one per object). Not
+        # the id a file's item learns when it is read (load_item fills it in): a key that changed on loading
+        # left every prefetched spectrum unfound, read a second time, and the first step after launch cold.
+        return (item.path, item.index, item.spaxel, item.object_id if item.scan else "")
 
     def show_current(self) -> None:
         """Show the current item: at once when prefetched, else after a worker has read it."""

@@ -29,7 +29,6 @@ from ..core.inspection.loading import cube_centre
 from ..core.inspection.opening import OpenedQueue, open_queue
 from ..core.inspection.queue import OPEN_DIALOG_PATTERNS
 from ..core.preprocessing import to_model_grid
-from .cube_view import CubeView
 from .grading_panel import GradingPanel
 from .help_overlay import HelpOverlay
 from .queue_model import QueueListModel
@@ -105,6 +104,17 @@ class MainWindow(QMainWindow):
         self._restore()
 
     @property
+    def cube_view(self):
+        if self._cube_view is None:
+            from .cube_view import CubeView
+
+            self._cube_view = CubeView()
+            self._cube_view.spaxel_picked.connect(self.pick_spaxel)
+            self._cube_view.aperture_requested.connect(self.aperture_sum)
+            self.cube_dock.setWidget(self._cube_view)
+        return self._cube_view
+
+    @property
     def help_overlay(self) -> HelpOverlay:
         if self._help_overlay is None:
             self._help_overlay = HelpOverlay(self)
@@ -152,10 +162,8 @@ class MainWindow(QMainWindow):
         self._build_queue_dock()
         self._build_info_dock()
 
-        self.cube_view = CubeView()
-        self.cube_view.spaxel_picked.connect(self.pick_spaxel)
-        self.cube_view.aperture_requested.connect(self.aperture_sum)
-        self.cube_dock = self._dock("MaNGA cube", self.cube_view, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._cube_view = None   # built when a cube is first opened: ~50 ms of the launch otherwise
+        self.cube_dock = self._dock("MaNGA cube", QWidget(), Qt.DockWidgetArea.RightDockWidgetArea)
         self.cube_dock.hide()
 
         self._help_overlay: HelpOverlay | None = None   # built on first use: a sixth of the start-up time

@@ -556,7 +556,9 @@ class MainWindow(QMainWindow):
             if result.n_in_file > 1:
                 self._expand(result)
         elif kind == "detect":
-            self._loaded_items[ticket[1]] = result
+            waiting = self._loaded_items.get(ticket[1])
+            if waiting is not None and waiting.item is result.item:   # not an item of a queue since replaced
+                self._loaded_items[ticket[1]] = result
             if self.session.show_verdict(result):
                 self.statusBar().showMessage(f"{result.item.display_name}: judged in "
                                              f"{result.timings_ms.get('detect', float('nan')):.0f} ms", 4000)

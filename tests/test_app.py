@@ -53,8 +53,9 @@ def open_window(qtbot, db):
 
 
 def wait_shown(qtbot, window, timeout=20000):
-    qtbot.waitUntil(lambda: window.loaded is not None and window.loaded.item is window.queue.current,
-                    timeout=timeout)
+    """Until the current item is on show with the detectors' verdict (the first one is drawn before it)."""
+    qtbot.waitUntil(lambda: window.loaded is not None and window.loaded.item is window.queue.current
+                    and not window.loaded.detection_pending, timeout=timeout)
 
 
 def assert_markers_follow(window):

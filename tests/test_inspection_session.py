@@ -201,3 +201,26 @@ def test_a_solution_repeated_by_the_detector_is_listed_once(store, spectrum):
     twice.alternatives.append(Solution(z_bg=0.6011, score=0.41, n_lines=2))
     session, _ = session_on(store, spectrum, detection=twice)
     assert [s.z_bg for s in session.state.solutions()] == [0.51234, 0.6011, 0.7702]
+
+
+def test_a_spectrum_drawn_before_its_verdict_refuses_grades_and_keeps_the_draft_when_it_arrives(store, spectrum):
+    session = InspectionSession(store, "ab")
+    item = QueueItem(path=spectrum.source, object_id="obj0")
+    session.set_items([item], {})
+    drawn = LoadedItem(item=item, spectrum=spectrum, gridded=to_model_grid(spectrum), detection=None,
+                       detection_pending=True)
+    session.show_loaded(drawn)
+    session.toggle_flag("low_snr")
+    assert "still judging" in session.grade_record_summary()
+    with pytest.raises(GradeRefused, match="still judging"):
+        session.grade("likely")
+    assert store.events("ab") == []
+    other = LoadedItem(item=QueueItem(path=spectrum.source, object_id="obj1"), spectrum=spectrum,
+                       gridded=drawn.gridded, detection=detection_with_alternatives())
+    assert not session.show_verdict(other)          # a verdict for another item changes nothing
+    judged = LoadedItem(item=item, spectrum=spectrum, gridded=drawn.gridded, detection=detection_with_alternatives())
+    assert session.show_verdict(judged)
+    assert session.state.z == pytest.approx(0.51234) and session.draft.flags == {"low_snr"}
+    event = session.grade("likely")
+    assert event.score == pytest.approx(0.948) and event.model_version == "casiglo-cnn-v3"
+    assert event.flags == frozenset({"low_snr"})

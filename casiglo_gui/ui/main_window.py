@@ -21,7 +21,7 @@ from PyQt6.QtWidgets import (
 
 from ..core.inspection import (
     KEYMAP, DetectorSet, GradeRefused, InspectionSession, LoadedItem, QueueFilter, QueueItem, SpectrumCache,
-    key_variants, load_item,
+    detect_item, key_variants, load_item,
 )
 from ..core.inspection.cutout import CutoutFetcher
 from ..core.inspection.info import info_rows, sky_links
@@ -29,7 +29,6 @@ from ..core.inspection.loading import cube_centre
 from ..core.inspection.opening import OpenedQueue, open_queue
 from ..core.inspection.queue import OPEN_DIALOG_PATTERNS
 from ..core.preprocessing import to_model_grid
-from .cube_view import CubeView
 from .grading_panel import GradingPanel
 from .help_overlay import HelpOverlay
 from .queue_model import QueueListModel
@@ -48,6 +47,9 @@ GRADE_FILTERS = {
 }
 PREFETCH = 2
 PREFETCH_DELAY_MS = 60
+# A spectrum drawn before its verdict (the first one at launch) is judged this long after, so that its
+# paint does not wait for the GIL behind the detection (and, the first time, the line search's imports).
+DETECT_DELAY_MS = 20
 MOVE_ACTIONS = {"go_next": "end of the queue", "go_previous": "start of the queue",
                 "go_next_ungraded": "every spectrum in the queue is graded", "go_first": "the queue is empty",
                 "go_last": "the queue is empty"}
@@ -69,6 +71,7 @@ class MainWindow(QMainWindow):
     """
 
     item_shown = pyqtSignal(object)      # the ViewState on show (None: the no-spectrum state)
+    verdict_shown = pyqtSignal(object)   # the ViewState once a spectrum drawn before its verdict has it
     queue_loaded = pyqtSignal(int)
     refit_done = pyqtSignal(object)
     graded = pyqtSignal(object)          # the stored LabelEvent
@@ -99,6 +102,17 @@ class MainWindow(QMainWindow):
         self._build()
         self._bind_keys()
         self._restore()
+
+    @property
+    def cube_view(self):
+        if self._cube_view is None:
+            from .cube_view import CubeView
+
+            self._cube_view = CubeView()
+            self._cube_view.spaxel_picked.connect(self.pick_spaxel)
+            self._cube_view.aperture_requested.connect(self.aperture_sum)
+            self.cube_dock.setWidget(self._cube_view)
+        return self._cube_view
 
     @property
     def help_overlay(self) -> HelpOverlay:
@@ -148,10 +162,8 @@ class MainWindow(QMainWindow):
         self._build_queue_dock()
         self._build_info_dock()
 
-        self.cube_view = CubeView()
-        self.cube_view.spaxel_picked.connect(self.pick_spaxel)
-        self.cube_view.aperture_requested.connect(self.aperture_sum)
-        self.cube_dock = self._dock("MaNGA cube", self.cube_view, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._cube_view = None   # built when a cube is first opened: ~50 ms of the launch otherwise
+        self.cube_dock = self._dock("MaNGA cube", QWidget(), Qt.DockWidgetArea.RightDockWidgetArea)
         self.cube_dock.hide()
 
         self._help_overlay: HelpOverlay | None = None   # built on first use: a sixth of the start-up time
@@ -369,7 +381,7 @@ class MainWindow(QMainWindow):
         self._open_ticket += 1
         self._pending_open = (paths, remember, start)
         self.workers.submit(("open", self._open_ticket),
-                            lambda: open_queue(paths, store, inspector, detectors, cache, start))
+                            lambda: open_queue(paths, store, inspector, detectors, cache, start, detect_first=False))
 
     def _opened(self, opened: OpenedQueue) -> None:
         paths, remember, start = self._pending_open
@@ -496,8 +508,10 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def _key(item: QueueItem) -> tuple:
-        # The object id too: a scan table may list one file in several rows (one per object).
-        return (item.path, item.index, item.spaxel, item.object_id)
+        # A scan row's object id too: a scan table may list one file in several rows (one per object). Not
+        # the id a file's item learns when it is read (load_item fills it in): a key that changed on loading
+        # left every prefetched spectrum unfound, read a second time, and the first step after launch cold.
+        return (item.path, item.index, item.spaxel, item.object_id if item.scan else "")
 
     def show_current(self) -> None:
         """Show the current item: at once when prefetched, else after a worker has read it."""
@@ -541,6 +555,14 @@ class MainWindow(QMainWindow):
             self._loaded_items[ticket[1]] = result
             if result.n_in_file > 1:
                 self._expand(result)
+        elif kind == "detect":
+            waiting = self._loaded_items.get(ticket[1])
+            if waiting is not None and waiting.item is result.item:   # not an item of a queue since replaced
+                self._loaded_items[ticket[1]] = result
+            if self.session.show_verdict(result):
+                self.statusBar().showMessage(f"{result.item.display_name}: judged in "
+                                             f"{result.timings_ms.get('detect', float('nan')):.0f} ms", 4000)
+                self.verdict_shown.emit(self.state)
         elif kind == "load" and ticket[1] == self._ticket:
             self._loaded_items[self._key(result.item)] = result
             self._display(result)
@@ -559,8 +581,10 @@ class MainWindow(QMainWindow):
         if kind == "open":
             self.statusBar().showMessage(f"could not open: {message}", 15000)
             return
-        if kind == "prefetch":
+        if kind in ("prefetch", "detect"):
             self._loaded_items.pop(ticket[1], None)
+            if kind == "detect":
+                self.statusBar().showMessage(f"the detector failed: {message}", 15000)
             return
         if ticket[1] != self._ticket:
             return
@@ -589,7 +613,13 @@ class MainWindow(QMainWindow):
             self.cube_dock.hide()
         self.last_latency_ms = 1e3 * (time.perf_counter() - self._requested_at)
         self.statusBar().showMessage(f"{loaded.item.display_name}: shown in {self.last_latency_ms:.0f} ms", 4000)
+        if loaded.detection_pending:
+            QTimer.singleShot(DETECT_DELAY_MS, lambda: self._judge(loaded))
         self.item_shown.emit(self.state)
+
+    def _judge(self, loaded: LoadedItem) -> None:
+        """Run the detectors on ``loaded`` (drawn before its verdict), on a worker."""
+        self.workers.submit(("detect", self._key(loaded.item)), lambda: detect_item(loaded, self.detectors))
 
     def _session_changed(self, what: str) -> None:
         if what == "item":
@@ -821,12 +851,14 @@ class MainWindow(QMainWindow):
         self.workers.submit(("spaxel", self._ticket), work)
 
     # --- for tests and the screenshot mode --------------------------------------------------------
-    def wait_until_shown(self, timeout_s: float = 30.0) -> bool:
-        """Process events until the requested item is on show (for --screenshot and tests)."""
+    def wait_until_shown(self, timeout_s: float = 30.0, verdict: bool = True) -> bool:
+        """Process events until the requested item is on show (for --screenshot and tests), with the
+        detectors' verdict unless ``verdict`` is False (then: drawn, perhaps still being judged)."""
         deadline = time.perf_counter() + timeout_s
         while time.perf_counter() < deadline:
             QApplication.processEvents()
-            if self.loaded is not None and self.loaded.item is self.queue.current:
+            if (self.loaded is not None and self.loaded.item is self.queue.current
+                    and not (verdict and self.loaded.detection_pending)):
                 return True
             time.sleep(0.005)
         return False

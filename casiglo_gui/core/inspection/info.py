@@ -86,6 +86,9 @@ def solution_rows(state) -> str:
     return "<br>".join(parts) + hint
 
 
+DETECTING = "<i>detecting…</i> (grading waits for the verdict)"
+
+
 def info_rows(session) -> tuple[list[str], list[tuple[str, str]]]:
     """(banners, rows of (name, HTML value)) describing the item on show."""
     state, loaded = session.state, session.loaded
@@ -96,15 +99,17 @@ def info_rows(session) -> tuple[list[str], list[tuple[str, str]]]:
         position += "<br>" + " · ".join(f"<a href='{html.escape(url)}'>{html.escape(name)}</a>"
                                         for name, url in links.items())
     z_err = f" ± {state.z_err:.5f}" if math.isfinite(state.z_err) else ""
+    pending = DETECTING if loaded is not None and loaded.detection_pending else ""
     rows = [
         ("Object", html.escape(s.object_id)), ("ID", html.escape(_identity(s.meta))),
         ("RA, Dec", position), ("z_fg", _num(s.z_fg, ".5f")),
         ("Foreground model", html.escape(foreground_model_words(s))),
         ("z_bg shown", f"{state.z:.5f}{z_err} ({html.escape(state.z_origin)})"),
-        ("Score", _num(d.score, ".3f") if d is not None else "—"),
+        ("Score", _num(d.score, ".3f") if d is not None else pending or "—"),
         (f"Lines (S/N ≥ {LINE_COUNT_SNR:g})",
-         f"{d.n_lines} line(s) with S/N ≥ {LINE_COUNT_SNR:g} at the detector's z_bg" if d is not None else "—"),
-        ("Model", html.escape(d.model_version or "none (physics search)") if d is not None else "none"),
+         f"{d.n_lines} line(s) with S/N ≥ {LINE_COUNT_SNR:g} at the detector's z_bg" if d is not None
+         else pending or "—"),
+        ("Model", html.escape(d.model_version or "none (physics search)") if d is not None else pending or "none"),
         ("Solutions", solution_rows(state)),
     ]
     if state.refit is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +135,9 @@ class LoadedItem:
     timings_ms: dict = field(default_factory=dict)
     scan_detection: Detection | None = None
     synthetic: SyntheticOrigin | None = None
+    # Read but not yet judged: drawn at once, the detectors' verdict follows (see detect_item); nothing is
+    # graded meanwhile, since a grade records the verdict on show.
+    detection_pending: bool = False
 
     @property
     def has_model(self) -> bool:
@@ -204,6 +207,19 @@ def load_item(item: QueueItem, detectors: DetectorSet | None, cache: SpectrumCac
     SpectrumReadError
         When the file cannot be read, or the item's index is beyond the file's spectra.
     """
+    return detect_item(read_item(item, detectors, cache, cube), detectors)
+
+
+def read_item(item: QueueItem, detectors: DetectorSet | None, cache: SpectrumCache | None = None,
+              cube=None) -> LoadedItem:
+    """Read ``item`` and put it on the model grid, without running the detectors: the result can be drawn
+    at once; ``detection_pending`` says whether :func:`detect_item` still has to give the verdict.
+
+    Raises
+    ------
+    SpectrumReadError
+        As :func:`load_item`.
+    """
     import time
 
     t0 = time.perf_counter()
@@ -225,16 +241,26 @@ def load_item(item: QueueItem, detectors: DetectorSet | None, cache: SpectrumCac
     scan_detection = detection_from_scan(item) if item.scan else None
     # The app's own model re-scores scan rows (a millisecond): the table records no model version, and a
     # grade must record the model whose verdict was on show. Without a model the scan row's verdict is shown.
-    detection = scan_detection
-    if detectors is not None and (detection is None or detectors.combined is not None):
-        detection = detectors.detect(gridded)
-    t3 = time.perf_counter()
+    pending = detectors is not None and (scan_detection is None or detectors.combined is not None)
     if not item.object_id:
         item.object_id = spectrum.object_id
-    return LoadedItem(item=item, spectrum=spectrum, gridded=gridded, detection=detection, n_in_file=n_in_file,
-                      cube=cube, timings_ms={"read": 1e3 * (t1 - t0), "grid": 1e3 * (t2 - t1),
-                                             "detect": 1e3 * (t3 - t2)},
-                      scan_detection=scan_detection, synthetic=synthetic_origin(item.path) if cube is None else None)
+    return LoadedItem(item=item, spectrum=spectrum, gridded=gridded,
+                      detection=None if pending else scan_detection, n_in_file=n_in_file, cube=cube,
+                      timings_ms={"read": 1e3 * (t1 - t0), "grid": 1e3 * (t2 - t1)},
+                      scan_detection=scan_detection, synthetic=synthetic_origin(item.path) if cube is None else None,
+                      detection_pending=pending)
+
+
+def detect_item(loaded: LoadedItem, detectors: DetectorSet | None) -> LoadedItem:
+    """``loaded`` with the detectors' verdict (itself when none is pending)."""
+    import time
+
+    if not loaded.detection_pending:
+        return loaded
+    t0 = time.perf_counter()
+    detection = detectors.detect(loaded.gridded)
+    timings = dict(loaded.timings_ms, detect=1e3 * (time.perf_counter() - t0))
+    return replace(loaded, detection=detection, detection_pending=False, timings_ms=timings)
 
 
 def cube_centre(cube) -> tuple[int, int]:

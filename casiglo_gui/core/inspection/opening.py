@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CasigloError
-from .loading import DetectorSet, LoadedItem, SpectrumCache, load_item
+from .loading import DetectorSet, LoadedItem, SpectrumCache, load_item, read_item
 from .queue import QueueBuildError, QueueItem, expand_paths, latest_grades, sort_by_score
 
 
@@ -34,15 +34,20 @@ def first_index(items: list[QueueItem], start: str | None) -> int | None:
 
 
 def open_queue(paths: list[str], store, inspector: str, detectors: DetectorSet | None = None,
-               cache: SpectrumCache | None = None, start: str | None = None) -> OpenedQueue:
-    """Everything needed to show a new queue; problems with paths are returned, not raised."""
+               cache: SpectrumCache | None = None, start: str | None = None,
+               detect_first: bool = True) -> OpenedQueue:
+    """Everything needed to show a new queue; problems with paths are returned, not raised.
+
+    ``detect_first=False``: the first item is only read (``detection_pending``), so it can be drawn before
+    the detectors have judged it."""
     items, errors = expand_paths(paths)
     grades = latest_grades(store.events(inspector)) if store is not None else {}
     opened = OpenedQueue(sort_by_score(items), errors, grades)
     index = first_index(opened.items, start)
     if index is not None and detectors is not None:
         try:
-            opened.first = load_item(opened.items[index], detectors, cache)
+            read = load_item if detect_first else read_item
+            opened.first = read(opened.items[index], detectors, cache)
         except CasigloError:
             pass  # read again when shown, on the normal path that reports the error
     return opened

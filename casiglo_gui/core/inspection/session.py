@@ -145,6 +145,17 @@ class InspectionSession:
         self._changed("item")
         return self.state
 
+    def show_verdict(self, judged: LoadedItem) -> bool:
+        """The detectors' verdict on the item on show has arrived (it was drawn while pending): shown,
+        keeping the draft. False (nothing changed) when ``judged`` is not the item on show."""
+        if self.loaded is None or judged.item is not self.loaded.item or not self.loaded.detection_pending:
+            return False
+        self.loaded = judged
+        self.state = ViewState(judged.spectrum, judged.gridded, judged.detection,
+                               smoothing_half_width=self.smoothing_half_width)
+        self._changed("item")
+        return True
+
     def show_unreadable(self, item: QueueItem, reason: str) -> None:
         """The item on show could not be read: nothing of the previous item may stay on show."""
         self.loaded = LoadedItem(item=item, spectrum=None, gridded=None, detection=None)
@@ -253,6 +264,10 @@ class InspectionSession:
         if self.state is None:
             raise GradeRefused(f"{self.loaded.item.display_name}: not graded: the spectrum could not be read "
                                f"({self.unreadable})")
+        if self.loaded.detection_pending:
+            # A grade records the verdict on show (score, z_bg, model version): none is on show yet.
+            raise GradeRefused(f"{self.loaded.item.display_name}: not graded yet: the detector is still "
+                               "judging it (a moment)")
 
     def confirmed_z(self, grade: str) -> float | None:
         """The z_bg a grade confirms: the one on show, unless the grade is ``none`` or nothing was proposed."""
@@ -265,6 +280,8 @@ class InspectionSession:
         """One line saying what a grade given now records (shown in the info panel)."""
         if self.state is None:
             return "nothing: no spectrum on show"
+        if self.loaded is not None and self.loaded.detection_pending:
+            return "nothing yet: the detector is still judging it"
         s, d = self.state, self.state.detection
         z = self.confirmed_z("likely")
         parts = [f"z_bg {z:.5f} ({s.z_origin})" if z is not None else "no z_bg (none proposed; move the markers)"]

@@ -7,10 +7,14 @@ when good input pixels cover at least ``MIN_GOOD_COVERAGE`` of it.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from scipy import sparse
 
 from .. import grid
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 MIN_GOOD_COVERAGE = 0.5
 
@@ -30,6 +34,10 @@ def grid_edges() -> np.ndarray:
 
 def overlap_matrix(in_edges: np.ndarray, out_edges: np.ndarray) -> sparse.csr_matrix:
     """``(n_out, n_in)`` sparse matrix of overlap lengths (Angstrom) between input and output pixels."""
+    # Imported here, not with the module: scipy.sparse (~0.3 s with SciPy's array-API layer) is needed only
+    # for DESI files, and every reader module is imported before the inspector draws its first spectrum.
+    from scipy import sparse
+
     lo = max(in_edges[0], out_edges[0])
     hi = min(in_edges[-1], out_edges[-1])
     n_out, n_in = out_edges.size - 1, in_edges.size - 1

@@ -30,7 +30,8 @@ BALMER_CASE_B = (("halpha", 2.86), ("hbeta", 1.0), ("hgamma", 0.468), ("hdelta",
 RATIO_SLACK = 1.25
 
 
-def _gain_free(F: np.ndarray, N: np.ndarray) -> np.ndarray:
+def _amplitude_gain(F: np.ndarray, N: np.ndarray) -> np.ndarray:
+    """chi^2 gain of the best non-negative amplitude of a matched filter (0 where it sees no pixel)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(N > 0, np.maximum(F, 0.0) ** 2 / np.where(N > 0, N, 1.0), 0.0)
 
@@ -43,8 +44,8 @@ def pair_deficit(F: np.ndarray, N: np.ndarray) -> np.ndarray:
         both = (N[..., i] > 0) & (N[..., j] > 0)
         num = F[..., i] + F[..., j] / ratio
         den = N[..., i] + N[..., j] / ratio ** 2
-        tied = _gain_free(num, den)
-        free = _gain_free(F[..., i], N[..., i]) + _gain_free(F[..., j], N[..., j])
+        tied = _amplitude_gain(num, den)
+        free = _amplitude_gain(F[..., i], N[..., i]) + _amplitude_gain(F[..., j], N[..., j])
         total += np.where(both, np.minimum(tied - free, 0.0), 0.0)
     return total
 
@@ -61,7 +62,7 @@ def balmer_deficit(F: np.ndarray, N: np.ndarray) -> np.ndarray:
     # on the log grid, lines sharing one velocity width).
     c = allowed / lam
     Fb, Nb = F[..., idx].astype(np.float64), N[..., idx].astype(np.float64)
-    w = Nb * c * c                       # weight of u
+    w = Nb * c * c
     with np.errstate(divide="ignore", invalid="ignore"):
         u = np.where(Nb > 0, Fb / np.where(Nb > 0, Nb, 1.0) / c, 0.0)
     fit = _isotonic_non_increasing(u, np.maximum(w, 1e-12))

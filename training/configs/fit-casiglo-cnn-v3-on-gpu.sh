@@ -5,11 +5,6 @@
 # Needs: keras (and its small dependencies namex, optree) as wheels in ./.whl when the machine has no package index,
 # and the real spec files of the "real" backgrounds in the folder named by CASIGLO_REAL_BACKGROUNDS.
 set -euo pipefail
-if ! python3 -c "import keras" 2>/dev/null; then
-    python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
-    export PYTHONPATH=/tmp/site
-fi
-export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}. KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
-export CASIGLO_REAL_BACKGROUNDS=${CASIGLO_REAL_BACKGROUNDS:-$PWD/.realdata}
+source "$(dirname "$0")/gpu-env.sh"
 # 17 epochs x 400 batches of 128 (870,400 spectra) from 12 generating processes: 8.1 min on the H100.
 python3 -m training.cli fit --config training/configs/casiglo-cnn-v3.json --out ${OUT_DIR:-runs/casiglo-cnn-v3}

@@ -9,7 +9,7 @@ from casiglo_gui.core.inspection.label_layout import Placement, place_labels
 
 def text_rects(view) -> list[tuple[str, QRectF]]:
     items = [label for label in view.line_labels + view.fg_labels if label.isVisible()]
-    return [(label.textItem.toPlainText(), label.mapRectToScene(label.boundingRect())) for label in items]
+    return [(label.text(), label.mapRectToScene(label.boundingRect())) for label in items]
 
 
 def each_sample_spectrum(window, qtbot, size):
@@ -70,7 +70,7 @@ def stamp_text_rects(view) -> list[tuple[int, str, QRectF]]:
     rects = []
     for cell, items in enumerate(zip(view.names, view.infos, view.marks)):
         for item in items:
-            text = item.textItem.toPlainText()
+            text = item.text()
             if item.isVisible() and text:
                 rects.append((cell, text, item.mapRectToScene(item.boundingRect())))
     return rects

@@ -16,6 +16,7 @@ from ..core import grid
 from ..core.inspection.label_layout import place_labels
 from ..core.inspection.view import FOREGROUND_ABSORPTION_A, ViewState
 from ..core.skymask import sky_mask_on_grid
+from .plain_label import PlainLabel
 from .stamps_view import set_colour, set_pen, set_text
 from ..core.lines import LINE_KEYS, LINE_LABELS, N_LINES, REST_WAVELENGTHS_A
 
@@ -63,7 +64,20 @@ def shade_strip(wavelength_a: np.ndarray, mask: np.ndarray, mask_wavelength_a: n
 
 X_RANGE_STEP_A = 10.0  # x range rounded outward to this: one survey's spectra share it, so the wavelength axis
                        # is drawn once, not re-laid out for every spectrum (~3 ms of a 50 ms budget)
+Y_RANGE_STEPS = 10    # the y range is rounded outward to a 1-2-5 step of about a tenth of its span: spectra
+                      # of similar flux then share it and the flux axis is not re-laid out (~3-5 ms a step)
 BAND_POINTS = 1500  # the 1-sigma band is filled at this resolution: more is invisible and costly to fill
+
+
+def rounded_outward(lo: float, hi: float, n_steps: int = Y_RANGE_STEPS) -> tuple[float, float]:
+    """(lo, hi) widened to multiples of the 1, 2 or 5 x 10^k step nearest above (hi - lo) / ``n_steps``."""
+    span = hi - lo
+    if not (math.isfinite(lo) and math.isfinite(hi)) or span <= 0:
+        return lo, hi
+    rough = span / n_steps
+    power = 10.0 ** math.floor(math.log10(rough))
+    step = next(m * power for m in (1.0, 2.0, 5.0, 10.0) if m * power >= rough)
+    return math.floor(lo / step) * step, math.ceil(hi / step) * step
 
 
 def envelope(x: np.ndarray, low: np.ndarray, high: np.ndarray, n_max: int):
@@ -138,6 +152,9 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         self.plot.showAxis("top")
         self.plot.setLabel("bottom", "Observed wavelength (Å, vacuum)")
         self.plot.setLabel("left", "Flux (1e-17 erg/s/cm²/Å)")
+        # The flux axis only widens for wider tick texts (never narrows back): a width change re-lays out
+        # the whole plot, and consecutive spectra's tick texts often differ by a digit.
+        self.plot.getAxis("left").setStyle(autoReduceTextSpace=False)
         self.plot.setDownsampling(auto=True, mode="peak")
         self.plot.setClipToView(True)
         self.plot.getViewBox().setMouseMode(pg.ViewBox.RectMode)
@@ -158,15 +175,14 @@ class SpectrumView(pg.GraphicsLayoutWidget):
             self.plot.addItem(item)
 
         self.markers: list[pg.InfiniteLine] = []
-        self.line_labels: list[pg.TextItem] = []
+        self.line_labels: list[PlainLabel] = []
         for i, key in enumerate(LINE_KEYS):
             line = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen((200, 0, 150), width=1.5))
             line.sigDragged.connect(lambda ln, i=i: self._marker_dragged(i, ln))
             self.plot.addItem(line, ignoreBounds=True)
             self.markers.append(line)
-            label = pg.TextItem(LINE_LABELS[key], anchor=(0, 0), color=(60, 0, 60), fill=pg.mkBrush(255, 255, 255, 210))
-            label.setFont(LINE_LABEL_FONT)
-            label.textItem.document().setDocumentMargin(LABEL_MARGIN_PX)
+            label = PlainLabel(LINE_LABELS[key], anchor=(0, 0), color=(60, 0, 60), fill=(255, 255, 255, 210),
+                               font=LINE_LABEL_FONT, margin_px=LABEL_MARGIN_PX)
             label.setZValue(50)  # above every line, so its white fill keeps the text readable
             self.plot.addItem(label, ignoreBounds=True)
             self.line_labels.append(label)
@@ -178,7 +194,7 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         self.fg_absorption = pg.PlotDataItem(pen=pg.mkPen(FG_ABSORPTION_COLOUR, width=1, style=dash), connect="pairs")
         self.plot.addItem(self.fg_emission, ignoreBounds=True)
         self.plot.addItem(self.fg_absorption, ignoreBounds=True)
-        self.fg_labels: list[pg.TextItem] = []
+        self.fg_labels: list[PlainLabel] = []
         for key in FG_LABELLED_LINES:
             self.fg_labels.append(self._fg_label(f"fg {LINE_LABELS[key]}", FG_EMISSION_COLOUR))
         for name in FOREGROUND_ABSORPTION_A:
@@ -187,13 +203,12 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         self._fg_positions: list[float] = []
         self._laying_out_later = False
         metrics = QFontMetrics(FG_LABEL_FONT)
-        self._fg_widths = [metrics.horizontalAdvance(label.textItem.toPlainText()) + 2 * LABEL_MARGIN_PX + 4
+        self._fg_widths = [metrics.horizontalAdvance(label.text()) + 2 * LABEL_MARGIN_PX + 4
                            for label in self.fg_labels]
         self.plot.getViewBox().sigRangeChanged.connect(self._layout_labels)
         self.plot.getViewBox().sigResized.connect(self._layout_labels)
 
-        self.empty_message = pg.TextItem("", anchor=(0.5, 0.5), color=(120, 120, 120))
-        self.empty_message.setFont(QFont("DejaVu Sans", 12))
+        self.empty_message = PlainLabel("", anchor=(0.5, 0.5), color=(120, 120, 120), font=QFont("DejaVu Sans", 12))
         self.plot.addItem(self.empty_message, ignoreBounds=True)
         self.show_foreground = True
         self.show_nothing("No spectrum yet")
@@ -206,10 +221,9 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         self._sky_strip = shade_strip(SHADE_WAVELENGTH_A, sky_mask_on_grid(), grid.WAVELENGTH_A)
         self._y_range = (0.0, 1.0)
 
-    def _fg_label(self, text: str, colour) -> pg.TextItem:
-        label = pg.TextItem(text, anchor=(0, 0), color=colour, fill=pg.mkBrush(255, 255, 255, 190))
-        label.setFont(FG_LABEL_FONT)
-        label.textItem.document().setDocumentMargin(LABEL_MARGIN_PX)
+    def _fg_label(self, text: str, colour) -> PlainLabel:
+        label = PlainLabel(text, anchor=(0, 0), color=colour, fill=(255, 255, 255, 190), font=FG_LABEL_FONT,
+                           margin_px=LABEL_MARGIN_PX)
         label.setZValue(40)
         self.plot.addItem(label, ignoreBounds=True)
         return label
@@ -277,7 +291,7 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         values = values[np.isfinite(values)]
         lo, hi = np.percentile(values, [0.5, 99.7]) if values.size else (0.0, 1.0)
         pad = 0.08 * (hi - lo if hi > lo else 1.0)
-        return float(lo - pad), float(hi + 3 * pad)
+        return rounded_outward(float(lo - pad), float(hi + 3 * pad))
 
     def _draw_shading(self, state: ViewState) -> None:
         lo, hi = self._y_range

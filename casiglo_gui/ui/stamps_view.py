@@ -19,6 +19,7 @@ from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QFont, QFontMetricsF
 
 from ..core.inspection.view import Stamp
+from .plain_label import PlainLabel
 from ..core.lines import LINE_KEYS, LINE_LABELS
 
 COLUMNS = 6
@@ -38,7 +39,7 @@ def cell_origin(index: int) -> tuple[float, float]:
     return float(index % COLUMNS), -2.0 * (index // COLUMNS)
 
 
-def set_colour(item: pg.TextItem, colour) -> None:
+def set_colour(item: PlainLabel, colour) -> None:
     """``setColor`` only when the colour changes: it re-renders the text, and 36 items change per spectrum."""
     if getattr(item, "_casiglo_colour", None) != colour:
         item.setColor(colour)
@@ -53,7 +54,7 @@ def set_pen(item, colour, width: float) -> None:
         item._casiglo_pen = key
 
 
-def set_text(item: pg.TextItem, text: str) -> None:
+def set_text(item: PlainLabel, text: str) -> None:
     if getattr(item, "_casiglo_text", None) != text:
         item.setText(text)
         item._casiglo_text = text
@@ -131,12 +132,10 @@ class StampsView(pg.GraphicsLayoutWidget):
         self.plot.addItem(self.selection)
         self.names, self.infos, self.marks = [], [], []
         for i, key in enumerate(LINE_KEYS):
-            name = pg.TextItem(LINE_LABELS[key], anchor=(0, 0), color=(40, 40, 40))
-            info = pg.TextItem("", anchor=(0, 0), color=(40, 40, 40))
-            mark = pg.TextItem("", anchor=(1, 0), color=(30, 120, 40))
-            for item, font in ((name, TITLE_FONT), (info, SUBTITLE_FONT), (mark, TITLE_FONT)):
-                item.setFont(QFont(*font))
-                item.textItem.document().setDocumentMargin(0)   # the box drawn is the text's own
+            name = PlainLabel(LINE_LABELS[key], anchor=(0, 0), color=(40, 40, 40), font=QFont(*TITLE_FONT))
+            info = PlainLabel("", anchor=(0, 0), color=(40, 40, 40), font=QFont(*SUBTITLE_FONT))
+            mark = PlainLabel("", anchor=(1, 0), color=(30, 120, 40), font=QFont(*TITLE_FONT))
+            for item in (name, info, mark):
                 self.plot.addItem(item)
             self.names.append(name)
             self.infos.append(info)
@@ -148,8 +147,7 @@ class StampsView(pg.GraphicsLayoutWidget):
         self._fitted_for: tuple[float, float] | None = None            # the cell size texts were placed for
         self.plot.getViewBox().sigResized.connect(lambda _box: self._fit_texts())
         self.stamps: list[Stamp] = []
-        self.message = pg.TextItem("", anchor=(0.5, 0.5), color=(120, 120, 120))
-        self.message.setFont(QFont("DejaVu Sans", 11))
+        self.message = PlainLabel("", anchor=(0.5, 0.5), color=(120, 120, 120), font=QFont("DejaVu Sans", 11))
         self.message.setPos(COLUMNS / 2, -ROWS + 1)
         self.plot.addItem(self.message)
         self.scene().sigMouseClicked.connect(self._clicked)

@@ -333,8 +333,8 @@ def _shifted(a: np.ndarray, d: int) -> np.ndarray:
     return out
 
 
-def _power(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """max(num, 0)^2 / den, 0 where den = 0 (float32)."""
+def line_power(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """chi^2 gain max(num, 0)^2 / den of a matched filter's best non-negative amplitude (0 where den = 0)."""
     p = np.maximum(num, 0.0)
     p *= p
     p /= np.maximum(den, np.float32(1e-30))
@@ -355,7 +355,7 @@ def _feature_power(F: np.ndarray, N: np.ndarray, si: int) -> list[tuple[int, np.
         anchor = int(REST_SUB[LINE_INDEX[members[0][0]]])
         if len(members) == 1:
             if single is None:
-                single = _power(Fs, Ns)
+                single = line_power(Fs, Ns)
             out.append((anchor, single))
             continue
         num = Fs.copy()
@@ -367,7 +367,7 @@ def _feature_power(F: np.ndarray, N: np.ndarray, si: int) -> list[tuple[int, np.
         den += np.float32(w1 * w1) * n1
         if name == "oii":
             den += np.float32(2.0 * OII_SCAN_RATIO * oii_overlap(sigma)) * np.sqrt(Ns * n1)
-        out.append((anchor, _power(num, den)))
+        out.append((anchor, line_power(num, den)))
     return out
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..lines import LINE_INDEX, NII_6585_TO_6550, OIII_5008_TO_4960, REST_WAVELENGTHS_A
+from .linesearch import line_power
 
 # Pairs whose ratio is atomic physics: (stronger, weaker, flux ratio).
 TIED_PAIRS = (("oiii_5008", "oiii_4960", OIII_5008_TO_4960), ("nii_6585", "nii_6550", NII_6585_TO_6550))
@@ -30,12 +31,6 @@ BALMER_CASE_B = (("halpha", 2.86), ("hbeta", 1.0), ("hgamma", 0.468), ("hdelta",
 RATIO_SLACK = 1.25
 
 
-def _amplitude_gain(F: np.ndarray, N: np.ndarray) -> np.ndarray:
-    """chi^2 gain of the best non-negative amplitude of a matched filter (0 where it sees no pixel)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(N > 0, np.maximum(F, 0.0) ** 2 / np.where(N > 0, N, 1.0), 0.0)
-
-
 def pair_deficit(F: np.ndarray, N: np.ndarray) -> np.ndarray:
     """Deficit of the tied pairs. ``F``, ``N``: (..., 12) noise-scaled matched-filter numbers."""
     total = np.zeros(F.shape[:-1], dtype=np.float64)
@@ -44,8 +39,8 @@ def pair_deficit(F: np.ndarray, N: np.ndarray) -> np.ndarray:
         both = (N[..., i] > 0) & (N[..., j] > 0)
         num = F[..., i] + F[..., j] / ratio
         den = N[..., i] + N[..., j] / ratio ** 2
-        tied = _amplitude_gain(num, den)
-        free = _amplitude_gain(F[..., i], N[..., i]) + _amplitude_gain(F[..., j], N[..., j])
+        tied = line_power(num, den)
+        free = line_power(F[..., i], N[..., i]) + line_power(F[..., j], N[..., j])
         total += np.where(both, np.minimum(tied - free, 0.0), 0.0)
     return total
 

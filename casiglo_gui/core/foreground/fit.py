@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import grid
+from ..physics.linesearch import TRIAL_SIGMAS_PX
 from ..skymask import sky_mask_on_grid
 from .linemask import emission_line_mask
 from .templates import BROADENING_STEP_PX, TemplateBasis, galaxy_eigenspectra
@@ -49,8 +50,8 @@ BLOCK = 16
 TEMPLATE_PAD = 6000
 SUBPIXELS = 10
 # Gaussian sigmas (model-grid pixels) on which the model's error is measured: the detector's trial line
-# widths (physics.linesearch.TRIAL_SIGMAS_PX), so that its matched filters see the mismatch at the noise.
-LINE_SCALES_PX = (1.0, 1.6, 2.6)
+# widths, so that its matched filters see the mismatch at the noise.
+LINE_SCALES_PX = TRIAL_SIGMAS_PX
 
 
 @dataclass

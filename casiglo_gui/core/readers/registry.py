@@ -20,6 +20,9 @@ from .fitsfile import (
 from .options import DEFAULT_OPTIONS, ReadOptions
 from .structure import FileLayout, inspect_file
 
+# The reason given for a readable file without any spectrum (a scan writes it as the file's one row).
+NO_SPECTRUM = "file holds no spectrum"
+
 
 @dataclass(frozen=True)
 class Reader:
@@ -263,6 +266,6 @@ def read_spectrum(path: str | Path, backend: str | None = None,
     try:
         return next(spectra)
     except StopIteration:
-        raise SpectrumReadError(str(path), "file holds no spectrum") from None
+        raise SpectrumReadError(str(path), NO_SPECTRUM) from None
     finally:
         spectra.close()

@@ -18,9 +18,10 @@ from ..errors import SpectrumReadError
 from ..preprocessing import clean, place_on_grid
 from ..readers import iter_spectra
 from ..readers.options import DEFAULT_OPTIONS, ReadOptions
+from ..readers.registry import NO_SPECTRUM
 from ..spectrum import FLAG_ALL_MASKED, FLAG_NOT_SEARCHED, MODEL_NONE, Spectrum
 from .columns import Row, detection_row, error_reason, error_row
-from .parts import NO_SPECTRUM, CubeMapPart, CubePart, item_path
+from .parts import CubeMapPart, CubePart, item_path
 from ..detectors.spec import DetectorSpec, cached_detector
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from ..errors import SpectrumReadError
+from ..readers.registry import NO_SPECTRUM
 from .columns import error_reason, error_row
 
 # Parts per worker and cube: enough for the workers to even out (edge rows of a round IFU hold few spaxels).
@@ -29,7 +30,6 @@ PARTS_PER_WORKER = 4
 MIN_BYTES_TO_SPLIT = 16 * 2 ** 20
 # A cube with fewer spaxel rows than this is not split.
 MIN_ROWS_TO_SPLIT = 8
-NO_SPECTRUM = "file holds no spectrum"
 
 
 @dataclass(frozen=True)
